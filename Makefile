@@ -1,0 +1,46 @@
+# wangnet — the two front-door commands are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the product and its tests use; installed by `make setup` when run as root.
+DEB_PACKAGES := chromium fonts-noto-cjk
+PYTEST_ARGS ?=
+
+.PHONY: setup bootstrap venv translations run test clean
+
+setup: bootstrap venv translations
+
+# Debian packages: only when root and only those missing, so setup stays idempotent and quick.
+bootstrap:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "bootstrap: Debian packages present"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "bootstrap: installing$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "bootstrap: not root, cannot install:$$missing (tests needing them will skip and say so)"; fi
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+translations: venv
+	$(BIN)/pybabel compile -f -d web/translations >/dev/null
+
+run: setup
+	$(BIN)/wangnet inventory check
+	$(BIN)/wangnet db upgrade
+	$(BIN)/wangnet user demo-admin
+	$(BIN)/wangnet serve
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) *.egg-info test-artifacts .pytest_cache

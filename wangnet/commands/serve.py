@@ -1,0 +1,49 @@
+"""``wangnet serve``: the whole product in one process (embedded default)."""
+from __future__ import annotations
+
+import logging
+import signal
+
+import click
+
+from wangnet.runtime import Runtime
+from wangnet.store import Store
+
+
+@click.command()
+@click.option("--host", default=None, help="Listen address (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Listen port (default 8080).")
+@click.option("--threads", default=8, show_default=True, help="WSGI worker threads.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, threads: int) -> None:
+    """Serve the web app and host the network services."""
+    import waitress
+
+    from topology import InventoryError, load_inventory
+    from web.app import create_app
+
+    settings = ctx.obj["settings"].with_overrides(web_host=host, web_port=port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        load_inventory(settings.inventory_path)
+    except InventoryError as exc:
+        raise click.ClickException(f"inventory is invalid:\n{exc}") from exc
+    store = Store.from_settings(settings)
+    store.upgrade()
+    runtime = Runtime()
+    runtime.start()
+    app = create_app(settings, store=store, runtime=runtime)
+    server = waitress.create_server(app, host=settings.web_host, port=settings.web_port, threads=threads)
+
+    def _shutdown(*_: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _shutdown)
+    click.echo(f"wangnet serving on http://{settings.web_host}:{settings.web_port}/")
+    try:
+        server.run()
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("wangnet stopping")
+    finally:
+        runtime.stop()
+        store.dispose()

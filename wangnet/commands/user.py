@@ -1,0 +1,111 @@
+"""``wangnet user``: accounts from the command line (the first admin has no page to use yet)."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import click
+
+from wangnet import accounts
+from wangnet.store import Store
+
+
+def _read_password(password_file: Path | None) -> str:
+    if password_file is not None:
+        text = password_file.read_text(encoding="utf-8")
+        return text.splitlines()[0] if text else ""
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.group()
+def user() -> None:
+    """Users and roles."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option(
+    "--role", "roles", multiple=True, required=True, type=click.Choice(accounts.ROLES), help="Repeat for several roles."
+)
+@click.option("--display-name", default="", help="Name shown in pages (e.g. 张伟).")
+@click.option(
+    "--password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the password from the first line of this file instead of prompting.",
+)
+@click.pass_context
+def add(ctx: click.Context, name: str, roles: tuple[str, ...], display_name: str, password_file: Path | None) -> None:
+    """Create user NAME with one or more roles."""
+    password = _read_password(password_file)
+    store = Store.from_settings(ctx.obj["settings"])
+    store.upgrade()
+    try:
+        with store.session() as session:
+            accounts.create_user(session, name, password, roles, display_name)
+            accounts.audit(session, "cli", "user.create", name, f"roles={','.join(sorted(roles))}")
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {name} created with role(s) {', '.join(sorted(roles))}")
+
+
+@user.command("list")
+@click.pass_context
+def list_users(ctx: click.Context) -> None:
+    """List users and their roles."""
+    from sqlalchemy import select
+
+    store = Store.from_settings(ctx.obj["settings"])
+    store.upgrade()
+    with store.session() as session:
+        for u in session.scalars(select(accounts.User).order_by(accounts.User.username)):
+            state = "" if u.active else " (disabled)"
+            click.echo(f"{u.username:<20} {','.join(sorted(u.roles)):<30}{state}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def passwd(ctx: click.Context, name: str, password_file: Path | None) -> None:
+    """Set the password of user NAME."""
+    password = _read_password(password_file)
+    store = Store.from_settings(ctx.obj["settings"])
+    try:
+        with store.session() as session:
+            found = accounts.find_user(session, name)
+            if found is None:
+                raise accounts.AccountError(f"no user {name!r}")
+            accounts.set_password(session, found, password)
+            accounts.audit(session, "cli", "user.password", name)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password of {name} changed")
+
+
+@user.command("demo-admin")
+@click.pass_context
+def demo_admin(ctx: click.Context) -> None:
+    """Create the demo user ``admin`` (all roles) once, and print its login.
+
+    The password is random per installation and kept in var/demo-admin-password
+    (mode 600), so no password is ever shipped in the repository.
+    """
+    settings = ctx.obj["settings"]
+    store = Store.from_settings(settings)
+    store.upgrade()
+    pw_path = settings.var_dir / "demo-admin-password"
+    with store.session() as session:
+        existing = accounts.find_user(session, "admin")
+        if existing is None or not pw_path.exists():
+            password = secrets.token_urlsafe(12)
+            settings.var_dir.mkdir(parents=True, exist_ok=True)
+            pw_path.touch(mode=0o600)
+            pw_path.write_text(password + "\n", encoding="utf-8")
+            if existing is None:
+                accounts.create_user(session, "admin", password, accounts.ROLES, "演示管理员")
+                accounts.audit(session, "cli", "user.create", "admin", "demo admin, all roles")
+            else:
+                accounts.set_password(session, existing, password)
+                accounts.audit(session, "cli", "user.password", "admin", "demo admin password reset")
+        password = pw_path.read_text(encoding="utf-8").strip()
+    click.echo(f"demo login: admin / {password}   (stored in {pw_path})")

@@ -1,0 +1,85 @@
+"""One settings object, read once from the environment (and nowhere else).
+
+Every other module receives a ``Settings``; nothing else reads ``os.environ``.
+That keeps tests able to build an app or a store against a temporary directory
+without patching globals.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed configuration of one wangnet process."""
+
+    var_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var")
+    inventory_path: Path = field(default_factory=lambda: PROJECT_ROOT / "inventory.yaml")
+    database_url: str = ""
+    secrets_file: Path | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    secret_key: str = ""
+    default_locale: str = "zh_CN"
+    login_rate_limit: str = "10 per minute"
+    session_cookie_secure: bool = False
+    extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL: the setting, else SQLite under ``var_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.var_dir / 'wangnet.db'}"
+
+    def with_overrides(self, **changes: object) -> "Settings":
+        """A copy with the given fields changed; ``None`` means "keep", as click passes for unset options."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Build settings from ``WANGNET_*`` environment variables, then explicit overrides."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, object] = {}
+    if env.get("WANGNET_VAR_DIR"):
+        values["var_dir"] = Path(env["WANGNET_VAR_DIR"]).resolve()
+    if env.get("WANGNET_INVENTORY"):
+        values["inventory_path"] = Path(env["WANGNET_INVENTORY"]).resolve()
+    if env.get("WANGNET_DATABASE_URL"):
+        values["database_url"] = env["WANGNET_DATABASE_URL"]
+    if env.get("WANGNET_SECRETS_FILE"):
+        values["secrets_file"] = Path(env["WANGNET_SECRETS_FILE"]).expanduser()
+    if env.get("WANGNET_SECRET_KEY"):
+        values["secret_key"] = env["WANGNET_SECRET_KEY"]
+    if env.get("WANGNET_LOCALE"):
+        values["default_locale"] = env["WANGNET_LOCALE"]
+    if env.get("WANGNET_LOGIN_RATE_LIMIT"):
+        values["login_rate_limit"] = env["WANGNET_LOGIN_RATE_LIMIT"]
+    if env.get("WANGNET_COOKIE_SECURE"):
+        values["session_cookie_secure"] = env["WANGNET_COOKIE_SECURE"].lower() in ("1", "true", "yes")
+    values["extra_env"] = {k: v for k, v in env.items() if k.startswith("WANGNET_")}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def ensure_secret_key(settings: Settings) -> str:
+    """Return the Flask secret key, creating a private one under ``var_dir`` on first use.
+
+    A fixed key in the repo would let anyone forge sessions; a fresh key per
+    start would log everyone out on restart.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.var_dir / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()

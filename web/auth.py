@@ -1,0 +1,117 @@
+"""Login, logout and the logged-in user as Flask-Login sees it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from wangnet import accounts
+from wangnet.store import Store
+from web.security import ANY_ROLE, public, roles
+
+bp = Blueprint("auth", __name__)
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """What a request knows about its user; a detached copy, never a live ORM row."""
+
+    id: int
+    username: str
+    display_name: str
+    roles: frozenset[str]
+    is_authenticated: bool = True
+    is_active: bool = True
+    is_anonymous: bool = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @classmethod
+    def of(cls, user: accounts.User) -> "SessionUser":
+        return cls(user.id, user.username, user.display_name, user.roles)
+
+
+def store() -> Store:
+    return current_app.extensions["wangnet.store"]
+
+
+def load_user(user_id: str) -> SessionUser | None:
+    """Reload roles from the store on each request so a role change applies at once."""
+    try:
+        uid = int(user_id)
+    except ValueError:
+        return None
+    with store().session() as s:
+        user = s.get(accounts.User, uid)
+        if user is None or not user.active:
+            return None
+        return SessionUser.of(user)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("username", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("password", validators=[DataRequired(), Length(max=256)])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative targets, so the login page is no open redirect."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("network.map_page")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        username = form.username.data.strip()
+        with store().session() as s:
+            user = accounts.authenticate(s, username, form.password.data)
+            if user is None:
+                accounts.audit(s, username, "login.failed", remote_addr=request.remote_addr or "")
+                current_app.logger.warning("failed login for %r from %s", username, request.remote_addr)
+            else:
+                accounts.audit(s, user.username, "login", remote_addr=request.remote_addr or "")
+                lang = session.get("lang")
+                session.clear()  # a fresh session on login: no fixation
+                if lang:
+                    session["lang"] = lang
+                login_user(SessionUser.of(user))
+                return redirect(_safe_next(request.args.get("next")))
+        error = _("Wrong user name or password.")
+    elif request.method == "POST":
+        error = _("Please enter your user name and password.")
+    return render_template("auth/login.html", form=form, error=error), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@roles(*ANY_ROLE)
+def logout():  # type: ignore[no-untyped-def]
+    with store().session() as s:
+        accounts.audit(s, current_user.username, "logout", remote_addr=request.remote_addr or "")
+    logout_user()
+    flash(_("You have been logged out."))
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+@roles(*ANY_ROLE)
+def set_language(code: str):  # type: ignore[no-untyped-def]
+    from web.i18n import LOCALES
+
+    if code in LOCALES:
+        session["lang"] = code
+    return redirect(_safe_next(request.form.get("next")))
