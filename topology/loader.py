@@ -49,7 +49,14 @@ class InventoryError(Exception):
 
 def load_inventory(path: str | Path) -> Inventory:
     """Load and validate the inventory file; raise ``InventoryError`` listing all problems."""
-    text = Path(path).read_text(encoding="utf-8")
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InventoryError(
+            [Problem(str(path), line, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})")]
+        ) from None
     return load_inventory_text(text, str(path))
 
 

@@ -1,8 +1,6 @@
 """The ``wangnet`` command: one entry point, a click group per area."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from wangnet.config import load_settings
@@ -17,29 +15,12 @@ def main(ctx: click.Context) -> None:
     ctx.obj["settings"] = load_settings()
 
 
-def inventory_option(func):  # type: ignore[no-untyped-def]
-    """``--inventory FILE`` shared by every command that reads the network model."""
-    return click.option(
-        "--inventory",
-        "inventory",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Inventory file (default: $WANGNET_INVENTORY or ./inventory.yaml).",
-    )(func)
-
-
 def _register() -> None:
-    from wangnet.commands import inventory, topology
+    """Attach each area's command group (one module per group under wangnet/commands)."""
+    from wangnet.commands import db, inventory, serve, topology, user
 
-    main.add_command(inventory.inventory)
-    main.add_command(topology.topology)
-    try:
-        from wangnet.commands import db, serve, user
-    except ImportError:  # pragma: no cover - during bootstrap of the shell
-        return
-    main.add_command(db.db)
-    main.add_command(user.user)
-    main.add_command(serve.serve)
+    for command in (inventory.inventory, topology.topology, user.user, db.db, serve.serve):
+        main.add_command(command)
 
 
 _register()

@@ -7,7 +7,7 @@ import click
 
 from topology.loader import InventoryError, load_inventory
 from topology.schema import Inventory
-from wangnet.cli import inventory_option
+from wangnet.commands.options import inventory_option
 
 
 def resolve_inventory_path(ctx: click.Context, *candidates: Path | None) -> Path:

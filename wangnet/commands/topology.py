@@ -25,7 +25,7 @@ from topology.analysis import (
 )
 from topology.graph import build_graph
 from topology.schema import TIERS, Inventory
-from wangnet.cli import inventory_option
+from wangnet.commands.options import inventory_option
 from wangnet.commands.inventory import load_or_exit, resolve_inventory_path
 
 F = TypeVar("F", bound=Callable[..., Any])

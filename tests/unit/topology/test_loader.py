@@ -153,3 +153,11 @@ def test_invalid_device_does_not_cascade_into_reference_errors() -> None:
     assert _problems(text) == [
         't.yaml:37: device "dalad-rt": unknown role "rooter" (expected \'core-router\', \'router\' or \'switch\')'
     ]
+
+
+def test_binary_file_is_reported_not_raised(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_bytes(b"version: 1\nsites:\n  - id: \xff\xfe\n")
+    with pytest.raises(InventoryError) as info:
+        load_inventory(path)
+    assert str(info.value) == f"{path}:3: not UTF-8 text (byte 0xff at offset 26)"
