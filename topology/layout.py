@@ -109,7 +109,7 @@ def wang_layout(inventory: _Inventory, width: float = 1340.0, height: float = 62
     xs_banner = [sites[b.id].x for b in banners] or [spine_x]
     xs_town = [p.x for sid, p in sites.items() if sid not in {b.id for b in banners} and p.y == y_town] or [spine_x]
     bars = (
-        Bar("city", y_city, spine_x - usable * 0.3, spine_x + usable * 0.3),
+        Bar("city", y_city, spine_x - usable * 0.36, spine_x + usable * 0.36),
         Bar("banner", y_banner, min(xs_banner) - step * 2, max(xs_banner) + step * 2),
         Bar("township", y_town, min(xs_town) - step / 2, max(xs_town) + step / 2),
     )

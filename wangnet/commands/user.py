@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import secrets
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
+from sqlalchemy.orm import Session
 
 from wangnet import accounts
 from wangnet.store import Store
@@ -15,6 +18,20 @@ def _read_password(password_file: Path | None) -> str:
         text = password_file.read_text(encoding="utf-8")
         return text.splitlines()[0] if text else ""
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@contextmanager
+def account_session(ctx: click.Context) -> Iterator[Session]:
+    """A migrated store's session whose refusals become a clean CLI error (exit 1)."""
+    store = Store.from_settings(ctx.obj["settings"])
+    store.upgrade()
+    try:
+        with store.session() as session:
+            yield session
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.dispose()
 
 
 @click.group()
@@ -37,14 +54,9 @@ def user() -> None:
 def add(ctx: click.Context, name: str, roles: tuple[str, ...], display_name: str, password_file: Path | None) -> None:
     """Create user NAME with one or more roles."""
     password = _read_password(password_file)
-    store = Store.from_settings(ctx.obj["settings"])
-    store.upgrade()
-    try:
-        with store.session() as session:
-            accounts.create_user(session, name, password, roles, display_name)
-            accounts.audit(session, "cli", "user.create", name, f"roles={','.join(sorted(roles))}")
-    except accounts.AccountError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with account_session(ctx) as session:
+        accounts.create_user(session, name, password, roles, display_name)
+        accounts.audit(session, "cli", "user.create", name, f"roles={','.join(sorted(roles))}")
     click.echo(f"user {name} created with role(s) {', '.join(sorted(roles))}")
 
 
@@ -54,9 +66,7 @@ def list_users(ctx: click.Context) -> None:
     """List users and their roles."""
     from sqlalchemy import select
 
-    store = Store.from_settings(ctx.obj["settings"])
-    store.upgrade()
-    with store.session() as session:
+    with account_session(ctx) as session:
         for u in session.scalars(select(accounts.User).order_by(accounts.User.username)):
             state = "" if u.active else " (disabled)"
             click.echo(f"{u.username:<20} {','.join(sorted(u.roles)):<30}{state}")
@@ -69,16 +79,12 @@ def list_users(ctx: click.Context) -> None:
 def passwd(ctx: click.Context, name: str, password_file: Path | None) -> None:
     """Set the password of user NAME."""
     password = _read_password(password_file)
-    store = Store.from_settings(ctx.obj["settings"])
-    try:
-        with store.session() as session:
-            found = accounts.find_user(session, name)
-            if found is None:
-                raise accounts.AccountError(f"no user {name!r}")
-            accounts.set_password(session, found, password)
-            accounts.audit(session, "cli", "user.password", name)
-    except accounts.AccountError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with account_session(ctx) as session:
+        found = accounts.find_user(session, name)
+        if found is None:
+            raise accounts.AccountError(f"no user {name!r}")
+        accounts.set_password(session, found, password)
+        accounts.audit(session, "cli", "user.password", name)
     click.echo(f"password of {name} changed")
 
 
@@ -91,10 +97,8 @@ def demo_admin(ctx: click.Context) -> None:
     (mode 600), so no password is ever shipped in the repository.
     """
     settings = ctx.obj["settings"]
-    store = Store.from_settings(settings)
-    store.upgrade()
     pw_path = settings.var_dir / "demo-admin-password"
-    with store.session() as session:
+    with account_session(ctx) as session:
         existing = accounts.find_user(session, "admin")
         if existing is None or not pw_path.exists():
             password = secrets.token_urlsafe(12)
