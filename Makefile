@@ -4,7 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the product and its tests use; installed by `make setup` when run as root.
-DEB_PACKAGES := chromium fonts-noto-cjk
+DEB_WEB := chromium fonts-noto-cjk
+DEB_LAB := iproute2 iputils-ping snmpd snmp snmptrapd openssh-server lldpd bird2
+DEB_VOD := ffmpeg nginx wrk
+DEB_SIP := sip-tester baresip linphone-cli kamailio
+DEB_PACKAGES := $(DEB_WEB) $(DEB_LAB) $(DEB_VOD) $(DEB_SIP)
 PYTEST_ARGS ?=
 
 .PHONY: setup bootstrap venv translations run test clean
@@ -31,7 +35,7 @@ $(BIN)/.installed: pyproject.toml
 	@touch $@
 
 translations: venv
-	$(BIN)/pybabel compile -f -d web/translations >/dev/null
+	$(BIN)/python -c "from web.i18n import compile_catalogs; compile_catalogs()"
 
 run: setup
 	$(BIN)/wangnet inventory check

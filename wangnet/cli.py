@@ -1,6 +1,9 @@
 """The ``wangnet`` command: one entry point, a click group per area."""
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import click
 
 from wangnet.config import load_settings
@@ -16,11 +19,17 @@ def main(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    """Attach each area's command group (one module per group under wangnet/commands)."""
-    from wangnet.commands import db, inventory, serve, topology, user
+    """Attach every command that a module of ``wangnet.commands`` lists in ``COMMANDS``.
 
-    for command in (inventory.inventory, topology.topology, user.user, db.db, serve.serve):
-        main.add_command(command)
+    Each area ships its commands in its own module there, so adding an area
+    never means editing this file.
+    """
+    import wangnet.commands as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for command in getattr(module, "COMMANDS", ()):
+            main.add_command(command)
 
 
 _register()

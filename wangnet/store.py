@@ -6,6 +6,9 @@ PostgreSQL deployment and the embedded SQLite default stay the same schema.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +21,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from wangnet.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+AREAS_WITH_MODELS = ("collectors", "conferencing", "vod", "telephony")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -73,8 +78,13 @@ class Store:
         finally:
             session.close()
 
-    def upgrade(self, revision: str = "head") -> None:
-        """Bring the schema to ``revision`` with Alembic (idempotent)."""
+    def upgrade(self, revision: str = "heads") -> None:
+        """Bring the schema to ``revision`` with Alembic (idempotent).
+
+        Each area's migrations form their own branch off ``0001_accounts``
+        (``branch_labels`` = the area), so areas evolve without renumbering each
+        other; ``heads`` upgrades every branch.
+        """
         command.upgrade(alembic_config(self.url), revision)
 
     def dispose(self) -> None:
@@ -85,6 +95,12 @@ def alembic_config(url: str) -> Config:
     """Alembic configuration without an ini file, so the package works installed anywhere."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Each area keeps its migration scripts beside its models, in <area>/migrations/.
+    locations = [MIGRATIONS_DIR / "versions"] + [
+        PROJECT_DIR / area / "migrations" for area in AREAS_WITH_MODELS if (PROJECT_DIR / area / "migrations").is_dir()
+    ]
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
     return cfg
@@ -93,3 +109,7 @@ def alembic_config(url: str) -> Config:
 def load_all_models() -> None:
     """Import every area's ``models`` module so ``Base.metadata`` is complete."""
     import wangnet.accounts  # noqa: F401
+
+    for area in AREAS_WITH_MODELS:
+        if importlib.util.find_spec(area) is not None and importlib.util.find_spec(f"{area}.models") is not None:
+            importlib.import_module(f"{area}.models")

@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from wangnet import accounts
-from web.security import roles
+from web.security import NavItem, roles
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PAGE_SIZE = 50
+NAV = [
+    NavItem("admin.users", _l("Users"), frozenset({"admin"})),
+    NavItem("admin.audit_log", _l("Audit log"), frozenset({"admin"})),
+]
 
 
 @bp.route("/users")

@@ -1,8 +1,8 @@
 """Flask application factory: the web side of the composition root."""
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
-from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import Babel
@@ -16,7 +16,12 @@ from wangnet.config import Settings, ensure_secret_key
 from wangnet.runtime import Runtime
 from wangnet.store import Store
 from web import security
-from web.i18n import LOCALES, compile_catalogs, select_locale
+from web.security import NavItem
+from web.i18n import LOCALES, compile_catalogs, select_locale, translation_directories
+
+
+# Each area's blueprint module: it defines ``bp`` and may define ``NAV`` (menu entries).
+AREA_MODULES: tuple[str, ...] = ("web.auth", "web.network", "web.admin")
 
 
 def create_app(
@@ -35,7 +40,7 @@ def create_app(
         REMEMBER_COOKIE_HTTPONLY=True,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         BABEL_DEFAULT_LOCALE=settings.default_locale,
-        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=";".join(translation_directories()),
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
         JSON_SORT_KEYS=False,
@@ -55,12 +60,15 @@ def create_app(
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
 
-    from web import admin, auth, network
+    from web import auth
 
     login_manager.user_loader(auth.load_user)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(network.bp)
-    app.register_blueprint(admin.bp)
+    nav: list[NavItem] = []
+    for module_name in AREA_MODULES:
+        module = importlib.import_module(module_name)
+        app.register_blueprint(module.bp)
+        nav.extend(getattr(module, "NAV", ()))
+    app.extensions["wangnet.nav"] = nav
 
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", headers_enabled=True)
     # The limiter is per app so that each test app (and each process) counts alone.
@@ -70,7 +78,10 @@ def create_app(
 
     @app.context_processor
     def inject_globals() -> dict[str, object]:
-        return {"locales": LOCALES, "current_locale": select_locale()}
+        from flask_login import current_user
+
+        mine = [item for item in nav if current_user.is_authenticated and current_user.roles.intersection(item.roles)]
+        return {"locales": LOCALES, "current_locale": select_locale(), "nav_items": mine}
 
     _install_error_pages(app)
     return app

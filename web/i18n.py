@@ -12,7 +12,14 @@ from babel.messages.pofile import read_po
 from flask import current_app, request, session
 
 LOCALES = {"zh_CN": "中文", "en": "English"}
-TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+# One catalog directory per area (web/catalogs/<area>/zh/LC_MESSAGES/messages.po):
+# areas translate their own pages without editing a shared file; Flask-Babel
+# merges the catalogs of every directory.
+I18N_DIR = Path(__file__).resolve().parent / "catalogs"
+
+
+def translation_directories(root: Path = I18N_DIR) -> list[str]:
+    return sorted(str(d) for d in root.iterdir() if d.is_dir())
 
 
 def select_locale() -> str:
@@ -26,14 +33,14 @@ def select_locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def compile_catalogs(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
+def compile_catalogs(root: Path = I18N_DIR) -> list[Path]:
     """Compile every ``messages.po`` whose ``.mo`` is missing or older.
 
     ``make setup`` compiles too; doing it here as well means a checkout whose
     catalogs were edited never serves stale translations.
     """
     written: list[Path] = []
-    for po_path in directory.glob("*/LC_MESSAGES/messages.po"):
+    for po_path in root.glob("*/*/LC_MESSAGES/messages.po"):
         mo_path = po_path.with_suffix(".mo")
         if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
             continue

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from topology import Inventory
 from topology.layout import wang_layout
-from web.security import ANY_ROLE, roles
+from web.security import ANY_ROLE, NavItem, roles
 
 bp = Blueprint("network", __name__)
 
 MAP_ROLES = ("admin", "noc", "host", "phone-admin")
+NAV = [NavItem("network.map_page", _l("Network map"), frozenset(MAP_ROLES))]
 SPEED_CLASSES = ((1000, "fast"), (100, "medium"), (10, "slow"), (0, "e1"))
 
 

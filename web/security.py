@@ -7,6 +7,7 @@ everyone: forgetting the decorator fails closed, not open.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from flask import Flask, abort, current_app, jsonify, redirect, request, url_for
@@ -19,6 +20,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 ROLES_ATTR = "_wangnet_roles"
 PUBLIC_ATTR = "_wangnet_public"
 ANY_ROLE: tuple[str, ...] = ROLES
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A menu entry an area offers; shown only to users holding one of ``roles``."""
+
+    endpoint: str
+    label: object  # a lazy gettext string, translated when rendered
+    roles: frozenset[str]
 
 
 def roles(*allowed: str) -> Callable[[F], F]:

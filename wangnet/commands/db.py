@@ -12,10 +12,10 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 @click.pass_context
 def upgrade(ctx: click.Context, revision: str) -> None:
-    """Create or migrate the database to REVISION (default: head)."""
+    """Create or migrate the database to REVISION (default: heads, every area's branch)."""
     store = Store.from_settings(ctx.obj["settings"])
     store.upgrade(revision)
     click.echo(f"database at {revision}: {_redact(store.url)}")
@@ -26,3 +26,6 @@ def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+COMMANDS = (db,)

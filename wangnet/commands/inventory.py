@@ -45,3 +45,6 @@ def check(ctx: click.Context, file: Path | None, inventory: Path | None) -> None
     path = resolve_inventory_path(ctx, file, inventory)
     inv = load_or_exit(path)
     click.echo(f"{path}: OK — {len(inv.sites)} sites, {len(inv.devices)} devices, {len(inv.links)} links")
+
+
+COMMANDS = (inventory,)

@@ -47,3 +47,6 @@ def serve(ctx: click.Context, host: str | None, port: int | None, threads: int) 
     finally:
         runtime.stop()
         store.dispose()
+
+
+COMMANDS = (serve,)

@@ -188,3 +188,6 @@ def path(ctx: click.Context, a: str, b: str, inventory: Path | None, as_json: bo
         u, v = g.graph["link_ends"][link_id]
         attrs = g.edges[u, v, link_id]
         click.echo(f"  {link_id}  {attrs['speed_mbps']} Mbit/s {attrs['medium']}")
+
+
+COMMANDS = (topology,)

@@ -113,3 +113,6 @@ def demo_admin(ctx: click.Context) -> None:
                 accounts.audit(session, "cli", "user.password", "admin", "demo admin password reset")
         password = pw_path.read_text(encoding="utf-8").strip()
     click.echo(f"demo login: admin / {password}   (stored in {pw_path})")
+
+
+COMMANDS = (user,)
