@@ -1,0 +1,1 @@
+"""IP-phone trial: SIP codec, digest auth, registrar and proxy, phone registry."""
