@@ -29,6 +29,15 @@ class Settings:
     default_locale: str = "zh_CN"
     login_rate_limit: str = "10 per minute"
     session_cookie_secure: bool = False
+    # telephony
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    sip_realm: str = "wangnet.ordos"
+    # video on demand
+    vod_dir: Path | None = None  # default: var_dir / "vod"
+    vod_max_upload_mb: int = 2048
+    # where devices are reached: "production"/"lab" use the inventory's addresses, "sim" the simulation's
+    device_mode: str = "production"
     extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -37,6 +46,10 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.var_dir / 'wangnet.db'}"
+
+    @property
+    def resolved_vod_dir(self) -> Path:
+        return self.vod_dir or self.var_dir / "vod"
 
     def with_overrides(self, **changes: object) -> "Settings":
         """A copy with the given fields changed; ``None`` means "keep", as click passes for unset options."""
@@ -61,6 +74,18 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         values["default_locale"] = env["WANGNET_LOCALE"]
     if env.get("WANGNET_LOGIN_RATE_LIMIT"):
         values["login_rate_limit"] = env["WANGNET_LOGIN_RATE_LIMIT"]
+    if env.get("WANGNET_SIP_HOST"):
+        values["sip_host"] = env["WANGNET_SIP_HOST"]
+    if env.get("WANGNET_SIP_PORT"):
+        values["sip_port"] = int(env["WANGNET_SIP_PORT"])
+    if env.get("WANGNET_SIP_REALM"):
+        values["sip_realm"] = env["WANGNET_SIP_REALM"]
+    if env.get("WANGNET_VOD_DIR"):
+        values["vod_dir"] = Path(env["WANGNET_VOD_DIR"]).resolve()
+    if env.get("WANGNET_VOD_MAX_UPLOAD_MB"):
+        values["vod_max_upload_mb"] = int(env["WANGNET_VOD_MAX_UPLOAD_MB"])
+    if env.get("WANGNET_DEVICE_MODE"):
+        values["device_mode"] = env["WANGNET_DEVICE_MODE"]
     if env.get("WANGNET_COOKIE_SECURE"):
         values["session_cookie_secure"] = env["WANGNET_COOKIE_SECURE"].lower() in ("1", "true", "yes")
     values["extra_env"] = {k: v for k, v in env.items() if k.startswith("WANGNET_")}

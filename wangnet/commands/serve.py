@@ -6,8 +6,15 @@ import signal
 
 import click
 
-from wangnet.runtime import Runtime
+from wangnet.config import Settings
+from wangnet.runtime import Runtime, Service
 from wangnet.store import Store
+
+
+def build_services(settings: Settings, store: Store) -> list[Service]:
+    """The composition root of the long-running services hosted by ``serve``: one line per area."""
+    services: list[Service] = []
+    return services
 
 
 @click.command()
@@ -30,7 +37,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, threads: int) 
         raise click.ClickException(f"inventory is invalid:\n{exc}") from exc
     store = Store.from_settings(settings)
     store.upgrade()
-    runtime = Runtime()
+    runtime = Runtime(build_services(settings, store))
     runtime.start()
     app = create_app(settings, store=store, runtime=runtime)
     server = waitress.create_server(app, host=settings.web_host, port=settings.web_port, threads=threads)
