@@ -1,0 +1,1 @@
+"""Watching the routers: SNMP polling, counters, state and root-cause correlation."""
