@@ -1,0 +1,200 @@
+"""SNMP I/O with pysnmp 7 asyncio: one engine, many devices in flight, each bounded by its own timeout.
+
+The walk logic (which columns, when a column ends, rows) is in ``iftable``;
+this module only sends requests. A dead device costs its own timeout and
+nothing else: each device runs as its own task under a concurrency cap
+(starting every walk at once overflowed the UDP receive buffer here, and each
+lost reply cost a full timeout).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Iterable
+
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    UdpTransportTarget,
+    UsmUserData,
+    bulk_cmd,
+    get_cmd,
+    usmAesCfb128Protocol,
+    usmDESPrivProtocol,
+    usmHMACMD5AuthProtocol,
+    usmHMACSHAAuthProtocol,
+)
+from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
+
+from collectors.iftable import COLUMNS, SYS_DESCR, SYS_NAME, SYS_UPTIME, InterfaceRow, WalkState, build_rows
+from wangnet.credentials import Secret
+
+AUTH_PROTOCOLS = {"sha": usmHMACSHAAuthProtocol, "md5": usmHMACMD5AuthProtocol}
+PRIV_PROTOCOLS = {"aes": usmAesCfb128Protocol, "des": usmDESPrivProtocol}
+
+
+class SnmpError(Exception):
+    """A device did not give a usable answer; the message says why, for the engineer."""
+
+
+@dataclass(frozen=True)
+class SnmpTarget:
+    """Where and how to reach one device's agent (resolved from the inventory, never hard-coded)."""
+
+    device: str
+    host: str
+    port: int = 161
+    community: Secret | None = None  # SNMPv2c when set
+    username: Secret | None = None  # SNMPv3 authPriv otherwise
+    auth_key: Secret | None = None
+    priv_key: Secret | None = None
+    auth_protocol: str = "sha"
+    priv_protocol: str = "aes"
+    timeout: float = 1.0
+    retries: int = 1
+
+    def auth_data(self) -> CommunityData | UsmUserData:
+        if self.community is not None:
+            return CommunityData(self.community.reveal(), mpModel=1)
+        if self.username is None or self.auth_key is None or self.priv_key is None:
+            raise SnmpError(f"{self.device}: neither a v2c community nor a complete v3 user is configured")
+        return UsmUserData(
+            self.username.reveal(),
+            self.auth_key.reveal(),
+            self.priv_key.reveal(),
+            authProtocol=AUTH_PROTOCOLS[self.auth_protocol],
+            privProtocol=PRIV_PROTOCOLS[self.priv_protocol],
+        )
+
+
+@dataclass(frozen=True)
+class PollResult:
+    device: str
+    ok: bool
+    error: str | None = None
+    uptime_ticks: int | None = None
+    sys_name: str | None = None
+    sys_descr: str | None = None
+    interfaces: tuple[InterfaceRow, ...] = ()
+    started: float = 0.0  # monotonic
+    finished: float = 0.0
+    at: float = field(default_factory=time.time)
+
+    @property
+    def duration(self) -> float:
+        return self.finished - self.started
+
+
+def _plain(value: object) -> object | None:
+    """pysnmp value → int/str, or None for the end-of-table exceptions."""
+    if isinstance(value, (EndOfMibView, NoSuchObject, NoSuchInstance)):
+        return None
+    if hasattr(value, "asOctets"):
+        return bytes(value.asOctets()).decode("utf-8", "replace")  # type: ignore[attr-defined]
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class SnmpPoller:
+    """One SNMP engine shared by every device poll of this process."""
+
+    def __init__(self, concurrency: int = 16, max_repetitions: int = 25, walk_deadline: float = 10.0) -> None:
+        self._engine = SnmpEngine()
+        self._slots = asyncio.Semaphore(concurrency)
+        self.max_repetitions = max_repetitions
+        self.walk_deadline = walk_deadline
+
+    def close(self) -> None:
+        self._engine.close_dispatcher()
+
+    async def _transport(self, target: SnmpTarget) -> UdpTransportTarget:
+        return await UdpTransportTarget.create((target.host, target.port), timeout=target.timeout, retries=target.retries)
+
+    @staticmethod
+    def _check(device: str, error_indication: object, error_status: object, error_index: object) -> None:
+        if error_indication:
+            raise SnmpError(f"{device}: {error_indication}")
+        if error_status and int(error_status):  # type: ignore[call-overload]
+            raise SnmpError(f"{device}: agent error {error_status.prettyPrint()} at varbind {error_index}")  # type: ignore[attr-defined]
+
+    async def get_scalars(self, target: SnmpTarget, oids: Iterable[str]) -> dict[str, object | None]:
+        transport = await self._transport(target)
+        ei, es, ex, varbinds = await get_cmd(
+            self._engine,
+            target.auth_data(),
+            transport,
+            ContextData(),
+            *[ObjectType(ObjectIdentity(o)) for o in oids],
+            lookupMib=False,
+        )
+        self._check(target.device, ei, es, ex)
+        return {str(oid): _plain(value) for oid, value in varbinds}
+
+    async def walk_interfaces(self, target: SnmpTarget) -> list[InterfaceRow]:
+        """Walk all IF-MIB columns at once with GETBULK until every column has ended."""
+        transport = await self._transport(target)
+        auth = target.auth_data()
+        state = WalkState(COLUMNS)
+        while state.active:
+            active = state.active
+            ei, es, ex, varbinds = await bulk_cmd(
+                self._engine,
+                auth,
+                transport,
+                ContextData(),
+                0,
+                self.max_repetitions,
+                *[ObjectType(ObjectIdentity(state.next_oid[c])) for c in active],
+                lookupMib=False,
+            )
+            self._check(target.device, ei, es, ex)
+            state.feed(active, [(str(oid), _plain(value)) for oid, value in varbinds])
+        return build_rows(state.cells)
+
+    async def poll(self, target: SnmpTarget, with_system: bool = False) -> PollResult:
+        """sysUpTime (and sysName/sysDescr when asked) plus the interface table of one device."""
+        async with self._slots:
+            started = time.monotonic()
+            try:
+                scalars_wanted = [SYS_UPTIME] + ([SYS_NAME, SYS_DESCR] if with_system else [])
+                async with asyncio.timeout(self.walk_deadline):
+                    scalars = await self.get_scalars(target, scalars_wanted)
+                    rows = await self.walk_interfaces(target)
+            except (SnmpError, TimeoutError) as exc:
+                message = str(exc) or f"{target.device}: no complete answer within {self.walk_deadline:g} s"
+                return PollResult(target.device, False, message, started=started, finished=time.monotonic())
+            uptime = scalars.get(SYS_UPTIME)
+            return PollResult(
+                target.device,
+                True,
+                uptime_ticks=int(uptime) if isinstance(uptime, int) else None,
+                sys_name=scalars.get(SYS_NAME) if with_system else None,  # type: ignore[arg-type]
+                sys_descr=scalars.get(SYS_DESCR) if with_system else None,  # type: ignore[arg-type]
+                interfaces=tuple(rows),
+                started=started,
+                finished=time.monotonic(),
+            )
+
+    async def poll_many(
+        self,
+        targets: Iterable[SnmpTarget],
+        with_system: bool = False,
+        on_result: Callable[[PollResult], Awaitable[None] | None] | None = None,
+    ) -> list[PollResult]:
+        """Poll every target concurrently; ``on_result`` sees each result as soon as it is ready."""
+
+        async def one(target: SnmpTarget) -> PollResult:
+            result = await self.poll(target, with_system)
+            if on_result is not None:
+                maybe = on_result(result)
+                if asyncio.iscoroutine(maybe):
+                    await maybe
+            return result
+
+        return list(await asyncio.gather(*(one(t) for t in targets)))

@@ -1,0 +1,66 @@
+"""Real net-snmp ``snmpd`` agents on loopback, started by the tests (no root needed)."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass(frozen=True)
+class Agent:
+    host: str
+    port: int
+    community: str
+    user: str
+    auth_key: str
+    priv_key: str
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def snmpd_agent(tmp_path_factory) -> Agent:  # type: ignore[no-untyped-def]
+    snmpd = shutil.which("snmpd") or "/usr/sbin/snmpd"
+    if not Path(snmpd).exists():
+        pytest.skip("net-snmp snmpd is not installed (make setup as root installs it)")
+    if shutil.which("snmpget") is None:
+        pytest.skip("net-snmp snmpget is not installed (make setup as root installs it)")
+    work = tmp_path_factory.mktemp("snmpd")
+    port = free_udp_port()
+    agent = Agent("127.0.0.1", port, "c0mm-" + work.name[-6:], "nocuser", "auth-pass-123", "priv-pass-456")
+    conf = work / "snmpd.conf"
+    conf.write_text(
+        f"agentAddress udp:127.0.0.1:{port}\n"
+        f"rocommunity {agent.community} 127.0.0.1\n"
+        f'createUser {agent.user} SHA "{agent.auth_key}" AES "{agent.priv_key}"\n'
+        f"rouser {agent.user} authpriv\n"
+        "sysName wangnet-test-agent\n"
+    )
+    proc = subprocess.Popen(
+        [snmpd, "-f", "-C", "-c", str(conf), "-Lf", str(work / "snmpd.log"), "-p", str(work / "pid")],
+        env={"SNMP_PERSISTENT_DIR": str(work / "persist"), "PATH": "/usr/sbin:/usr/bin:/bin"},
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        probe = subprocess.run(
+            ["snmpget", "-v2c", "-c", agent.community, "-t", "1", "-r", "0", f"127.0.0.1:{port}", "1.3.6.1.2.1.1.3.0"],
+            capture_output=True,
+        )
+        if probe.returncode == 0:
+            break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"snmpd did not answer: {(work / 'snmpd.log').read_text(errors='replace')[-2000:]}")
+        time.sleep(0.2)
+    yield agent
+    proc.terminate()
+    proc.wait(10)
