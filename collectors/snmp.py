@@ -23,8 +23,15 @@ from pysnmp.hlapi.v3arch.asyncio import (
     UsmUserData,
     bulk_cmd,
     get_cmd,
+    usm3DESEDEPrivProtocol,
     usmAesCfb128Protocol,
+    usmAesCfb192Protocol,
+    usmAesCfb256Protocol,
     usmDESPrivProtocol,
+    usmHMAC128SHA224AuthProtocol,
+    usmHMAC192SHA256AuthProtocol,
+    usmHMAC256SHA384AuthProtocol,
+    usmHMAC384SHA512AuthProtocol,
     usmHMACMD5AuthProtocol,
     usmHMACSHAAuthProtocol,
 )
@@ -33,8 +40,22 @@ from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 from collectors.iftable import COLUMNS, SYS_DESCR, SYS_NAME, SYS_UPTIME, InterfaceRow, WalkState, build_rows
 from wangnet.credentials import Secret
 
-AUTH_PROTOCOLS = {"sha": usmHMACSHAAuthProtocol, "md5": usmHMACMD5AuthProtocol}
-PRIV_PROTOCOLS = {"aes": usmAesCfb128Protocol, "des": usmDESPrivProtocol}
+# The inventory's protocol names (topology.schema.Credential) → pysnmp's identifiers.
+AUTH_PROTOCOLS = {
+    "md5": usmHMACMD5AuthProtocol,
+    "sha": usmHMACSHAAuthProtocol,
+    "sha224": usmHMAC128SHA224AuthProtocol,
+    "sha256": usmHMAC192SHA256AuthProtocol,
+    "sha384": usmHMAC256SHA384AuthProtocol,
+    "sha512": usmHMAC384SHA512AuthProtocol,
+}
+PRIV_PROTOCOLS = {
+    "des": usmDESPrivProtocol,
+    "3des": usm3DESEDEPrivProtocol,
+    "aes": usmAesCfb128Protocol,
+    "aes192": usmAesCfb192Protocol,
+    "aes256": usmAesCfb256Protocol,
+}
 
 
 class SnmpError(Exception):

@@ -1,0 +1,65 @@
+"""Tables of the collectors: alerts (one per root cause) and the latest device/interface state."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from wangnet.accounts import utcnow
+from wangnet.store import Base
+
+
+class Alert(Base):
+    """One root cause: a failed link or device, with the sites it cuts off."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), nullable=False, index=True)  # RootCause.key
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # link | device
+    subject: Mapped[str] = mapped_column(String(256), nullable=False)  # ids, "+"-joined
+    severity: Mapped[str] = mapped_column(String(16), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="open", index=True)
+    cut_off_sites: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON list
+    cut_off_devices: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON list
+    flaps: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ack_comment: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DeviceStatus(Base):
+    """Latest view of each device, for pages and APIs (the store, never the device, answers them)."""
+
+    __tablename__ = "device_status"
+
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # up | down | unreachable
+    behind: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    uptime_ticks: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # sysUpTime exceeds int32
+    error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    poll_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class InterfaceStatus(Base):
+    """Latest counters and rates of each interface."""
+
+    __tablename__ = "interface_status"
+
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ifname: Mapped[str] = mapped_column(String(64), primary_key=True)
+    if_index: Mapped[int] = mapped_column(Integer, nullable=False)
+    oper_up: Mapped[bool | None] = mapped_column(nullable=True)
+    admin_up: Mapped[bool | None] = mapped_column(nullable=True)
+    speed_mbps: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    in_bps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    out_bps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    in_errors_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    out_errors_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    counters: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON of raw counters
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)

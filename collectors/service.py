@@ -1,0 +1,215 @@
+"""The collector: poll every device, correlate through the graph, record state and alerts.
+
+``Collector.cycle`` is one complete pass and is what tests, ``wangnet poll``
+and traps call; ``CollectorService`` repeats it on a schedule inside the
+runtime's asyncio loop. Database writes run in a worker thread so a slow
+store never stalls the polls of the next cycle.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import select
+
+from collectors.alerts import Decision, Hysteresis
+from collectors.correlate import Assessment, RootCause, correlate, links_reported_down
+from collectors.models import Alert, DeviceStatus, InterfaceStatus
+from collectors.rates import InterfaceRates, RateTracker
+from collectors.snmp import PollResult, SnmpPoller, SnmpTarget
+from topology.graph import build_graph
+from topology.schema import Inventory
+from wangnet.accounts import utcnow
+from wangnet.store import Store
+
+log = logging.getLogger(__name__)
+TargetsFn = Callable[[], tuple[list[SnmpTarget], dict[str, str]]]
+ACTIVE_STATES = ("open", "acknowledged")
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    started: float
+    duration: float
+    results: tuple[PollResult, ...]
+    errors: dict[str, str]
+    assessment: Assessment
+    decision: Decision
+    rates: dict[tuple[str, str], InterfaceRates]
+
+
+class Collector:
+    """Holds what must survive between cycles: counter history and alert hysteresis."""
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        store: Store,
+        targets: TargetsFn,
+        poller: SnmpPoller | None = None,
+        clear_after: int = 2,
+    ) -> None:
+        self.inventory = inventory
+        self.graph = build_graph(inventory)
+        self.store = store
+        self.targets = targets
+        self.poller = poller
+        self.rates = RateTracker()
+        self.hysteresis = Hysteresis(clear_after)
+        self._restored = False
+        self._lock = asyncio.Lock()
+
+    def _restore(self) -> None:
+        with self.store.session() as s:
+            keys = s.scalars(select(Alert.key).where(Alert.state.in_(ACTIVE_STATES)))
+            self.hysteresis.restore(keys)
+        self._restored = True
+
+    async def cycle(self) -> CycleReport:
+        """Poll all devices once and record what that means; cycles never overlap."""
+        async with self._lock:
+            if self.poller is None:
+                self.poller = SnmpPoller()
+            if not self._restored:
+                await asyncio.to_thread(self._restore)
+            started = time.monotonic()
+            targets, errors = self.targets()
+            results = await self.poller.poll_many(targets)
+            answering = {r.device for r in results if r.ok} | set(errors)  # unpollable ≠ proven down
+            oper = {
+                (r.device, row.name): row.oper_up
+                for r in results
+                if r.ok
+                for row in r.interfaces
+                if row.oper_up is not None and row.admin_up is not False
+            }
+            assessment = correlate(self.graph, answering, links_reported_down(self.graph, oper))
+            decision = self.hysteresis.observe(c.key for c in assessment.causes)
+            now = time.monotonic()
+            rates = {
+                (r.device, row.name): self.rates.update(r.device, row, r.uptime_ticks or 0, r.finished)
+                for r in results
+                if r.ok
+                for row in r.interfaces
+            }
+            await asyncio.to_thread(self._record, results, errors, assessment, decision, rates)
+            return CycleReport(started, now - started, tuple(results), errors, assessment, decision, rates)
+
+    def close(self) -> None:
+        if self.poller is not None:
+            self.poller.close()
+            self.poller = None
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def _record(
+        self,
+        results: list[PollResult],
+        errors: dict[str, str],
+        assessment: Assessment,
+        decision: Decision,
+        rates: dict[tuple[str, str], InterfaceRates],
+    ) -> None:
+        now = utcnow()
+        by_device = {r.device: r for r in results}
+        with self.store.session() as s:
+            for device, state in assessment.devices.items():
+                result = by_device.get(device)
+                row = s.get(DeviceStatus, device) or DeviceStatus(device=device)
+                row.state = "unknown" if device in errors else state.state
+                row.behind = state.behind
+                row.error = errors.get(device) or (result.error if result and not result.ok else "") or ""
+                row.uptime_ticks = result.uptime_ticks if result and result.ok else None
+                row.poll_seconds = result.duration if result else None
+                row.updated_at = now
+                s.add(row)
+            for result in results:
+                if not result.ok:
+                    continue
+                for iface in result.interfaces:
+                    r = rates[(result.device, iface.name)]
+                    row = s.get(InterfaceStatus, (result.device, iface.name)) or InterfaceStatus(
+                        device=result.device, ifname=iface.name
+                    )
+                    row.if_index = iface.index
+                    row.oper_up, row.admin_up, row.speed_mbps = iface.oper_up, iface.admin_up, iface.speed_mbps
+                    row.in_bps, row.out_bps = r.in_bps, r.out_bps
+                    row.in_errors_per_s, row.out_errors_per_s = r.in_errors_per_s, r.out_errors_per_s
+                    row.counters = json.dumps(dict(iface.counters), sort_keys=True)
+                    row.updated_at = now
+                    s.add(row)
+            self._record_alerts(s, assessment, decision, now)
+
+    def _record_alerts(self, s, assessment: Assessment, decision: Decision, now) -> None:  # type: ignore[no-untyped-def]
+        active = {a.key: a for a in s.scalars(select(Alert).where(Alert.state.in_(ACTIVE_STATES)))}
+        for cause in assessment.causes:
+            alert = active.get(cause.key)
+            if alert is None:
+                alert = _new_alert(cause, now)
+                s.add(alert)
+                active[cause.key] = alert
+                log.warning("alert opened: %s cuts off %s", cause.key, ", ".join(cause.cut_off_sites) or "nothing")
+            alert.cut_off_sites = json.dumps(list(cause.cut_off_sites))
+            alert.cut_off_devices = json.dumps(list(cause.cut_off_devices))
+            alert.severity = cause.severity
+            alert.last_seen_at = now
+            alert.flaps = self.hysteresis.flaps(cause.key)
+        for key in decision.resolved:
+            alert = active.get(key)
+            if alert is not None:
+                alert.state = "resolved"
+                alert.resolved_at = now
+                log.warning("alert resolved: %s", key)
+
+
+def _new_alert(cause: RootCause, now) -> Alert:  # type: ignore[no-untyped-def]
+    return Alert(
+        key=cause.key,
+        kind=cause.kind,
+        subject="+".join(cause.ids),
+        severity=cause.severity,
+        state="open",
+        cut_off_sites="[]",
+        cut_off_devices="[]",
+        flaps=0,
+        opened_at=now,
+        last_seen_at=now,
+        ack_comment="",
+    )
+
+
+class CollectorService:
+    """Runs ``Collector.cycle`` every ``interval`` seconds in the runtime's loop."""
+
+    name = "collectors"
+
+    def __init__(self, collector: Collector, interval: float = 30.0) -> None:
+        self.collector = collector
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self.last_report: CycleReport | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="collectors")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self.collector.close()
+
+    async def _run(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                self.last_report = await self.collector.cycle()
+            except Exception:  # a bad cycle is logged; the next one still runs
+                log.exception("collector cycle failed")
+            await asyncio.sleep(max(self.interval - (time.monotonic() - started), 0.5))

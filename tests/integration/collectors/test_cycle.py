@@ -1,0 +1,92 @@
+"""One collector cycle against real agents: a silent router is one alert, not two; healing resolves it."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+
+import pytest
+from sqlalchemy import select
+
+from collectors.models import Alert, DeviceStatus, InterfaceStatus
+from collectors.service import Collector
+from collectors.targets import Endpoint, build_targets
+from tests.integration.collectors.conftest import start_snmpd, stop
+from topology import load_inventory
+from wangnet.config import PROJECT_ROOT
+from wangnet.credentials import CredentialResolver
+
+SMALL = PROJECT_ROOT / "tests" / "fixtures" / "inventory" / "valid.yaml"
+
+
+@pytest.fixture
+def agents(tmp_path):
+    procs, agents = {}, {}
+    for device in ("city-core-1", "dalad-rt", "shulinzhao-rt"):
+        procs[device], agents[device] = start_snmpd(tmp_path / device, "ro-community-x1", device)
+    yield procs, agents
+    for proc in procs.values():
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+        stop(proc)
+
+
+def test_silent_router_is_one_alert_and_heals(agents, store):
+    procs, ports = agents
+    inventory = load_inventory(SMALL)
+    resolver = CredentialResolver({"WANGNET_CRED_SNMP_RO_COMMUNITY": "ro-community-x1"})
+
+    def targets():
+        return build_targets(inventory, lambda d: Endpoint("127.0.0.1", ports[d.id].port), resolver, timeout=0.5, retries=0)
+
+    collector = Collector(inventory, store, targets, clear_after=2)
+
+    def alerts(state=None):
+        with store.session() as s:
+            q = select(Alert) if state is None else select(Alert).where(Alert.state == state)
+            return list(s.scalars(q))
+
+    def states():
+        with store.session() as s:
+            return {d.device: (d.state, d.behind) for d in s.scalars(select(DeviceStatus))}
+
+    async def scenario():
+        try:
+            first = await collector.cycle()
+            assert all(r.ok for r in first.results), [r.error for r in first.results]
+            assert alerts() == []
+            assert set(states().values()) == {("up", None)}
+
+            os.kill(procs["dalad-rt"].pid, signal.SIGSTOP)  # the router falls silent
+            report = await collector.cycle()
+            assert report.decision.opened == ("device:dalad-rt",)
+            (alert,) = alerts("open")
+            assert alert.subject == "dalad-rt"
+            assert json.loads(alert.cut_off_sites) == ["dalad", "shulinzhao"]
+            assert states()["dalad-rt"] == ("down", "device:dalad-rt")
+            assert states()["shulinzhao-rt"] == ("unreachable", "device:dalad-rt")
+            await collector.cycle()
+            assert len(alerts()) == 1  # still one alert, not one per cycle or per device
+
+            os.kill(procs["dalad-rt"].pid, signal.SIGCONT)
+            await collector.cycle()  # hysteresis: first clean cycle keeps it open
+            assert len(alerts("open")) == 1
+            await collector.cycle()
+            (resolved,) = alerts("resolved")
+            assert resolved.resolved_at is not None
+            assert set(states().values()) == {("up", None)}
+        finally:
+            collector.close()
+
+    asyncio.run(scenario())
+    with store.session() as s:
+        lo = s.get(InterfaceStatus, ("city-core-1", "lo"))
+        assert lo is not None and lo.oper_up is True and lo.in_bps is not None
+
+
+def test_missing_credential_is_reported_not_fatal(store):
+    inventory = load_inventory(SMALL)
+    targets, errors = build_targets(inventory, lambda d: Endpoint("127.0.0.1", 9), CredentialResolver({}))
+    assert targets == []
+    assert errors["dalad-rt"].startswith("dalad-rt: credential 'snmp-ro' has no 'community'")
