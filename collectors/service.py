@@ -183,7 +183,7 @@ def _new_alert(cause: RootCause, now) -> Alert:  # type: ignore[no-untyped-def]
 
 
 class CollectorService:
-    """Runs ``Collector.cycle`` every ``interval`` seconds in the runtime's loop."""
+    """Runs ``Collector.cycle`` every ``interval`` seconds, and at once when a trap says so."""
 
     name = "collectors"
 
@@ -191,9 +191,12 @@ class CollectorService:
         self.collector = collector
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
         self.last_report: CycleReport | None = None
+        self.cycles = 0
 
     async def start(self) -> None:
+        self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="collectors")
 
     async def stop(self) -> None:
@@ -205,11 +208,29 @@ class CollectorService:
                 pass
         self.collector.close()
 
+    def trigger(self) -> None:
+        """Poll now (called from the loop, e.g. by the trap receiver)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    def on_trap(self, device: str, trap) -> None:  # type: ignore[no-untyped-def]
+        """linkDown/linkUp/coldStart/warmStart: re-poll at once rather than wait for the schedule."""
+        log.info("trap %s from %s (%s): polling now", trap.kind, device, trap.if_name or trap.if_index or "-")
+        if trap.kind in ("linkDown", "linkUp", "coldStart", "warmStart"):
+            self.trigger()
+
     async def _run(self) -> None:
+        assert self._wake is not None
         while True:
             started = time.monotonic()
+            self._wake.clear()
             try:
                 self.last_report = await self.collector.cycle()
             except Exception:  # a bad cycle is logged; the next one still runs
                 log.exception("collector cycle failed")
-            await asyncio.sleep(max(self.interval - (time.monotonic() - started), 0.5))
+            self.cycles += 1
+            remaining = max(self.interval - (time.monotonic() - started), 0.0)
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=remaining)
+            except TimeoutError:
+                pass

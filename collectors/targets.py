@@ -71,3 +71,10 @@ def build_targets(
             )
         targets.append(target)
     return targets, errors
+
+
+def endpoint_resolver(settings) -> EndpointFn:  # type: ignore[no-untyped-def]
+    """The endpoint function for the configured device mode (see DESIGN.md, Lab)."""
+    if settings.device_mode in ("production", "lab"):
+        return inventory_endpoint
+    raise ValueError(f"device mode {settings.device_mode!r} has no endpoint resolver yet")
