@@ -8,7 +8,8 @@ DEB_WEB := chromium fonts-noto-cjk
 DEB_LAB := iproute2 iputils-ping snmpd snmp snmptrapd openssh-server lldpd bird2
 DEB_VOD := ffmpeg nginx wrk
 DEB_SIP := sip-tester baresip linphone-cli kamailio
-DEB_PACKAGES := $(DEB_WEB) $(DEB_LAB) $(DEB_VOD) $(DEB_SIP)
+DEB_MON := prometheus
+DEB_PACKAGES := $(DEB_WEB) $(DEB_LAB) $(DEB_VOD) $(DEB_SIP) $(DEB_MON)
 PYTEST_ARGS ?=
 
 .PHONY: setup bootstrap venv translations run test clean

@@ -62,6 +62,8 @@ class Collector:
         self.hysteresis = Hysteresis(clear_after)
         self._restored = False
         self._lock = asyncio.Lock()
+        self.last_report: CycleReport | None = None
+        self.failures: dict[str, int] = {}
 
     def _restore(self) -> None:
         with self.store.session() as s:
@@ -96,8 +98,12 @@ class Collector:
                 if r.ok
                 for row in r.interfaces
             }
+            for result in results:
+                if not result.ok:
+                    self.failures[result.device] = self.failures.get(result.device, 0) + 1
             await asyncio.to_thread(self._record, results, errors, assessment, decision, rates)
-            return CycleReport(started, now - started, tuple(results), errors, assessment, decision, rates)
+            self.last_report = CycleReport(started, now - started, tuple(results), errors, assessment, decision, rates)
+            return self.last_report
 
     def close(self) -> None:
         if self.poller is not None:
@@ -192,7 +198,6 @@ class CollectorService:
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
-        self.last_report: CycleReport | None = None
         self.cycles = 0
 
     async def start(self) -> None:
@@ -225,7 +230,7 @@ class CollectorService:
             started = time.monotonic()
             self._wake.clear()
             try:
-                self.last_report = await self.collector.cycle()
+                await self.collector.cycle()
             except Exception:  # a bad cycle is logged; the next one still runs
                 log.exception("collector cycle failed")
             self.cycles += 1

@@ -33,11 +33,14 @@ class Settings:
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
     sip_realm: str = "wangnet.ordos"
+    sip_digest_algorithms: str = "SHA-256,MD5"  # offered in this order (RFC 8760: most preferred first)
     # video on demand
     vod_dir: Path | None = None  # default: var_dir / "vod"
     vod_max_upload_mb: int = 2048
     # where devices are reached: "production"/"lab" use the inventory's addresses, "sim" the simulation's
-    device_mode: str = "production"
+    device_mode: str = "sim"  # safe default: nothing polls real addresses unless asked (production|lab|sim)
+    # collectors: seconds between poll cycles inside `serve` (0 = collectors off)
+    collector_interval: float = 30.0
     extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -80,10 +83,14 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         values["sip_port"] = int(env["WANGNET_SIP_PORT"])
     if env.get("WANGNET_SIP_REALM"):
         values["sip_realm"] = env["WANGNET_SIP_REALM"]
+    if env.get("WANGNET_SIP_DIGEST_ALGORITHMS"):
+        values["sip_digest_algorithms"] = env["WANGNET_SIP_DIGEST_ALGORITHMS"]
     if env.get("WANGNET_VOD_DIR"):
         values["vod_dir"] = Path(env["WANGNET_VOD_DIR"]).resolve()
     if env.get("WANGNET_VOD_MAX_UPLOAD_MB"):
         values["vod_max_upload_mb"] = int(env["WANGNET_VOD_MAX_UPLOAD_MB"])
+    if env.get("WANGNET_COLLECTOR_INTERVAL"):
+        values["collector_interval"] = float(env["WANGNET_COLLECTOR_INTERVAL"])
     if env.get("WANGNET_DEVICE_MODE"):
         values["device_mode"] = env["WANGNET_DEVICE_MODE"]
     if env.get("WANGNET_COOKIE_SECURE"):
