@@ -12,19 +12,23 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from sqlalchemy import select
 
 from collectors.alerts import Decision, Hysteresis
 from collectors.correlate import Assessment, RootCause, correlate, links_reported_down
 from collectors.models import Alert, DeviceStatus, InterfaceStatus
+from collectors.notify import AlertEvent
 from collectors.rates import InterfaceRates, RateTracker
 from collectors.snmp import PollResult, SnmpPoller, SnmpTarget
 from topology.graph import build_graph
 from topology.schema import Inventory
 from wangnet.accounts import utcnow
 from wangnet.store import Store
+
+if TYPE_CHECKING:
+    from collectors.notifier import Notifier
 
 log = logging.getLogger(__name__)
 TargetsFn = Callable[[], tuple[list[SnmpTarget], dict[str, str]]]
@@ -52,12 +56,14 @@ class Collector:
         targets: TargetsFn,
         poller: SnmpPoller | None = None,
         clear_after: int = 2,
+        notifier: "Notifier | None" = None,
     ) -> None:
         self.inventory = inventory
         self.graph = build_graph(inventory)
         self.store = store
         self.targets = targets
         self.poller = poller
+        self.notifier = notifier
         self.rates = RateTracker()
         self.hysteresis = Hysteresis(clear_after)
         self._restored = False
@@ -101,7 +107,12 @@ class Collector:
             for result in results:
                 if not result.ok:
                     self.failures[result.device] = self.failures.get(result.device, 0) + 1
-            await asyncio.to_thread(self._record, results, errors, assessment, decision, rates)
+            events = await asyncio.to_thread(self._record, results, errors, assessment, decision, rates)
+            if self.notifier is not None and events:
+                try:
+                    await self.notifier.dispatch(events)
+                except Exception:  # telling people must never stop watching the network
+                    log.exception("notification dispatch failed")
             self.last_report = CycleReport(started, now - started, tuple(results), errors, assessment, decision, rates)
             return self.last_report
 
@@ -119,7 +130,7 @@ class Collector:
         assessment: Assessment,
         decision: Decision,
         rates: dict[tuple[str, str], InterfaceRates],
-    ) -> None:
+    ) -> list[AlertEvent]:
         now = utcnow()
         by_device = {r.device: r for r in results}
         with self.store.session() as s:
@@ -148,9 +159,10 @@ class Collector:
                     row.counters = json.dumps(dict(iface.counters), sort_keys=True)
                     row.updated_at = now
                     s.add(row)
-            self._record_alerts(s, assessment, decision, now)
+            return self._record_alerts(s, assessment, decision, now)
 
-    def _record_alerts(self, s, assessment: Assessment, decision: Decision, now) -> None:  # type: ignore[no-untyped-def]
+    def _record_alerts(self, s, assessment: Assessment, decision: Decision, now) -> list[AlertEvent]:  # type: ignore[no-untyped-def]
+        events: list[AlertEvent] = []
         active = {a.key: a for a in s.scalars(select(Alert).where(Alert.state.in_(ACTIVE_STATES)))}
         for cause in assessment.causes:
             alert = active.get(cause.key)
@@ -159,6 +171,7 @@ class Collector:
                 s.add(alert)
                 active[cause.key] = alert
                 log.warning("alert opened: %s cuts off %s", cause.key, ", ".join(cause.cut_off_sites) or "nothing")
+                events.append(AlertEvent(cause.key, cause.kind, "+".join(cause.ids), cause.severity, "opened", cause.cut_off_sites))
             alert.cut_off_sites = json.dumps(list(cause.cut_off_sites))
             alert.cut_off_devices = json.dumps(list(cause.cut_off_devices))
             alert.severity = cause.severity
@@ -170,6 +183,10 @@ class Collector:
                 alert.state = "resolved"
                 alert.resolved_at = now
                 log.warning("alert resolved: %s", key)
+                events.append(
+                    AlertEvent(key, alert.kind, alert.subject, alert.severity, "resolved", tuple(json.loads(alert.cut_off_sites)))
+                )
+        return events
 
 
 def _new_alert(cause: RootCause, now) -> Alert:  # type: ignore[no-untyped-def]

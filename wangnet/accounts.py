@@ -47,6 +47,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     display_name: Mapped[str] = mapped_column(String(128), default="", nullable=False)
+    email: Mapped[str | None] = mapped_column(String(256), nullable=True)  # alert e-mail
+    mobile: Mapped[str | None] = mapped_column(String(32), nullable=True)  # alert SMS
     password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)

@@ -45,17 +45,28 @@ def user() -> None:
     "--role", "roles", multiple=True, required=True, type=click.Choice(accounts.ROLES), help="Repeat for several roles."
 )
 @click.option("--display-name", default="", help="Name shown in pages (e.g. 张伟).")
+@click.option("--email", default=None, help="Where alert e-mail goes.")
+@click.option("--mobile", default=None, help="Where alert SMS go.")
 @click.option(
     "--password-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Read the password from the first line of this file instead of prompting.",
 )
 @click.pass_context
-def add(ctx: click.Context, name: str, roles: tuple[str, ...], display_name: str, password_file: Path | None) -> None:
+def add(
+    ctx: click.Context,
+    name: str,
+    roles: tuple[str, ...],
+    display_name: str,
+    email: str | None,
+    mobile: str | None,
+    password_file: Path | None,
+) -> None:
     """Create user NAME with one or more roles."""
     password = _read_password(password_file)
     with account_session(ctx) as session:
-        accounts.create_user(session, name, password, roles, display_name)
+        created = accounts.create_user(session, name, password, roles, display_name)
+        created.email, created.mobile = email, mobile
         accounts.audit(session, "cli", "user.create", name, f"roles={','.join(sorted(roles))}")
     click.echo(f"user {name} created with role(s) {', '.join(sorted(roles))}")
 

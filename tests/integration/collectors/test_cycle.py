@@ -38,7 +38,7 @@ def test_silent_router_is_one_alert_and_heals(agents, store):
     resolver = CredentialResolver({"WANGNET_CRED_SNMP_RO_COMMUNITY": "ro-community-x1"})
 
     def targets():
-        return build_targets(inventory, lambda d: Endpoint("127.0.0.1", ports[d.id].port), resolver, timeout=0.5, retries=0)
+        return build_targets(inventory, lambda d: Endpoint("127.0.0.1", ports[d.id].port), resolver, timeout=2.0, retries=1)
 
     collector = Collector(inventory, store, targets, clear_after=2)
 

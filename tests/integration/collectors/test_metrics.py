@@ -50,7 +50,7 @@ def polled_collector(snmpd_agent, store):
     # all three devices answer from the same agent: enough to have real counters to export
     collector = Collector(
         inventory, store,
-        lambda: build_targets(inventory, lambda d: Endpoint("127.0.0.1", snmpd_agent.port), resolver, 0.5, 0),
+        lambda: build_targets(inventory, lambda d: Endpoint("127.0.0.1", snmpd_agent.port), resolver, 2.0, 1),
     )
     async def one_cycle():
         try:

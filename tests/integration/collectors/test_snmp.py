@@ -9,13 +9,14 @@ from wangnet.credentials import Secret
 
 
 def v2c(agent, **kw):
+    kw.setdefault("timeout", 2.0)  # generous: the machine is shared, the agent is not being tested for speed
     return SnmpTarget("agent-v2c", agent.host, agent.port, community=Secret(agent.community), **kw)
 
 
 def v3(agent):
     return SnmpTarget(
         "agent-v3", agent.host, agent.port, username=Secret(agent.user), auth_key=Secret(agent.auth_key),
-        priv_key=Secret(agent.priv_key),
+        priv_key=Secret(agent.priv_key), timeout=2.0,
     )
 
 
