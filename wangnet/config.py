@@ -39,6 +39,12 @@ class Settings:
     vod_max_upload_mb: int = 2048
     # where devices are reached: "production"/"lab" use the inventory's addresses, "sim" the simulation's
     device_mode: str = "sim"  # safe default: nothing polls real addresses unless asked (production|lab|sim)
+    # notifications: SMTP relay and SMS-platform hook; roles whose members are told
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "wangnet@localhost"
+    sms_url: str = ""
+    notify_roles: str = "noc"
     # collectors: seconds between poll cycles inside `serve` (0 = collectors off)
     collector_interval: float = 30.0
     extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -89,6 +95,15 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         values["vod_dir"] = Path(env["WANGNET_VOD_DIR"]).resolve()
     if env.get("WANGNET_VOD_MAX_UPLOAD_MB"):
         values["vod_max_upload_mb"] = int(env["WANGNET_VOD_MAX_UPLOAD_MB"])
+    for key, name, cast in (
+        ("WANGNET_SMTP_HOST", "smtp_host", str),
+        ("WANGNET_SMTP_PORT", "smtp_port", int),
+        ("WANGNET_SMTP_FROM", "smtp_from", str),
+        ("WANGNET_SMS_URL", "sms_url", str),
+        ("WANGNET_NOTIFY_ROLES", "notify_roles", str),
+    ):
+        if env.get(key):
+            values[name] = cast(env[key])
     if env.get("WANGNET_COLLECTOR_INTERVAL"):
         values["collector_interval"] = float(env["WANGNET_COLLECTOR_INTERVAL"])
     if env.get("WANGNET_DEVICE_MODE"):
