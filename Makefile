@@ -8,13 +8,13 @@ DEB_WEB := chromium fonts-noto-cjk
 DEB_LAB := iproute2 iputils-ping snmpd snmp snmptrapd openssh-server lldpd bird2
 DEB_VOD := ffmpeg nginx wrk
 DEB_SIP := sip-tester baresip linphone-cli kamailio
-DEB_MON := prometheus
+DEB_MON := prometheus prometheus-snmp-exporter
 DEB_PACKAGES := $(DEB_WEB) $(DEB_LAB) $(DEB_VOD) $(DEB_SIP) $(DEB_MON)
 PYTEST_ARGS ?=
 
-.PHONY: setup bootstrap venv translations run test clean
+.PHONY: setup bootstrap venv translations vendor run test clean
 
-setup: bootstrap venv translations
+setup: bootstrap venv translations vendor
 
 # Debian packages: only when root and only those missing, so setup stays idempotent and quick.
 bootstrap:
@@ -38,10 +38,21 @@ $(BIN)/.installed: pyproject.toml
 translations: venv
 	$(BIN)/python -c "from web.i18n import compile_catalogs; compile_catalogs()"
 
+# Browser libraries from npm (package.json), copied into the ignored web/static/vendor/ (never committed).
+vendor:
+	@if [ -f package.json ]; then \
+	  if ! command -v npm >/dev/null; then echo "vendor: npm missing, cannot install hls.js (the player page needs it)"; exit 0; fi; \
+	  if [ ! -d node_modules ] || [ package.json -nt node_modules ] || [ package-lock.json -nt node_modules ]; then \
+	    if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi; touch node_modules; \
+	  fi; \
+	  mkdir -p web/static/vendor && cp node_modules/hls.js/dist/hls.min.js web/static/vendor/; \
+	fi
+
 run: setup
 	$(BIN)/wangnet inventory check
 	$(BIN)/wangnet db upgrade
 	$(BIN)/wangnet user demo-admin
+	$(BIN)/wangnet vod demo --if-empty
 	$(BIN)/wangnet serve
 
 test: setup

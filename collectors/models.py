@@ -63,3 +63,48 @@ class InterfaceStatus(Base):
     out_errors_per_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     counters: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON of raw counters
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class DeviceFacts(Base):
+    """What NAPALM last said about a device, and the SSH host key trusted on first use."""
+
+    __tablename__ = "device_facts"
+
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    model: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    os_version: Mapped[str] = mapped_column(String(256), nullable=False, default="")
+    serial_number: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    hostname: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    uptime_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    interfaces: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON of get_interfaces
+    errors: Mapped[str] = mapped_column(Text, nullable=False, default="{}")  # JSON getter → reason
+    host_key_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    host_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class ConfigVersion(Base):
+    """A configuration backup; a new row only when the meaningful content changed."""
+
+    __tablename__ = "config_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    diff: Mapped[str] = mapped_column(Text, nullable=False, default="")  # from the previous version
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class DriftFinding(Base):
+    """The current planned-versus-discovered differences (replaced by each NAPALM round)."""
+
+    __tablename__ = "drift_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # missing | miscabled | unexpected
+    link: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    detail: Mapped[str] = mapped_column(Text, nullable=False)
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
