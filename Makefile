@@ -52,7 +52,6 @@ run: setup
 	$(BIN)/wangnet inventory check
 	$(BIN)/wangnet db upgrade
 	$(BIN)/wangnet user demo-admin
-	$(BIN)/wangnet vod demo --if-empty
 	$(BIN)/wangnet serve
 
 test: setup
