@@ -28,7 +28,7 @@ UP, DOWN, UNREACHABLE = "up", "down", "unreachable"
 class RootCause:
     """What failed, and what it cuts off from the NOC."""
 
-    kind: str  # "link" or "device"
+    kind: str  # "link", "device" or "service"
     ids: tuple[str, ...]  # several when only their joint failure explains the cut (both uplinks of a dual-homed site)
     cut_off_devices: tuple[str, ...] = ()
     cut_off_sites: tuple[str, ...] = ()
@@ -40,7 +40,7 @@ class RootCause:
 
     @property
     def severity(self) -> str:
-        return "critical" if self.cut_off_devices or self.kind == "device" else "warning"
+        return "warning" if self.kind == "link" and not self.cut_off_devices else "critical"
 
 
 @dataclass(frozen=True)

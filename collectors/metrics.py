@@ -31,7 +31,14 @@ STATE_VALUE = {"up": 1.0, "down": 0.0, "unreachable": 0.0}
 class CollectorMetrics(Collector):
     """Exports whatever the latest cycle report holds; ``report`` returns it (or None before the first)."""
 
-    def __init__(self, inventory: Inventory, report: Callable[[], object | None], failures: Callable[[], dict[str, int]]) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        report: Callable[[], object | None],
+        failures: Callable[[], dict[str, int]],
+        services: Callable[[], dict[str, object]] = dict,
+    ) -> None:
+        self.services = services
         self.site = {d.id: d.site for d in inventory.devices}
         self.tier = {s.id: s.tier for s in inventory.sites}
         self.report = report
@@ -55,6 +62,9 @@ class CollectorMetrics(Collector):
         causes = GaugeMetricFamily("wangnet_root_causes", "Open root causes by severity", labels=["severity"])
         cycle = GaugeMetricFamily("wangnet_poll_cycle_seconds", "Duration of the last full poll cycle")
         failed = CounterMetricFamily("wangnet_poll_failures", "Polls without a complete answer", labels=DEVICE_LABELS)
+        service_up = GaugeMetricFamily("wangnet_service_up", "Application check passes (1) or not (0)", labels=["service", "state"])
+        for sid, state in sorted(self.services().items()):
+            service_up.add_metric([sid, state.state], 1.0 if state.state == "up" else 0.0)  # type: ignore[attr-defined]
         for device, count in sorted(self.failures().items()):
             failed.add_metric(self._labels(device), count)
         if report is not None:
@@ -83,4 +93,4 @@ class CollectorMetrics(Collector):
             for severity, count in by_severity.items():
                 causes.add_metric([severity], count)
         yield from counters.values()
-        yield from (oper, speed, device_up, unreachable, poll_seconds, link_up, causes, cycle, failed)
+        yield from (oper, speed, device_up, unreachable, poll_seconds, link_up, causes, cycle, failed, service_up)

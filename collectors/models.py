@@ -108,3 +108,16 @@ class DriftFinding(Base):
     link: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     detail: Mapped[str] = mapped_column(Text, nullable=False)
     found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class ServiceStatus(Base):
+    """Latest check of each e-government application."""
+
+    __tablename__ = "service_status"
+
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # up | down | unreachable | unchecked
+    behind: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)

@@ -18,12 +18,13 @@ from sqlalchemy import select
 
 from collectors.alerts import Decision, Hysteresis
 from collectors.correlate import Assessment, RootCause, correlate, links_reported_down
-from collectors.models import Alert, DeviceStatus, InterfaceStatus
+from collectors.models import Alert, DeviceStatus, InterfaceStatus, ServiceStatus
 from collectors.notify import AlertEvent
 from collectors.rates import InterfaceRates, RateTracker
+from collectors.servicechecks import check
 from collectors.snmp import PollResult, SnmpPoller, SnmpTarget
 from topology.graph import build_graph
-from topology.schema import Inventory
+from topology.schema import Inventory, Service
 from wangnet.accounts import utcnow
 from wangnet.store import Store
 
@@ -32,7 +33,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TargetsFn = Callable[[], tuple[list[SnmpTarget], dict[str, str]]]
+# the services to check and where each is reached (host, port) in this device mode
+ServicesFn = Callable[[], list[tuple[Service, str, int]]]
 ACTIVE_STATES = ("open", "acknowledged")
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    state: str  # up | down | unreachable
+    behind: str | None
+    detail: str
+    seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class Collector:
         poller: SnmpPoller | None = None,
         clear_after: int = 2,
         notifier: "Notifier | None" = None,
+        services: ServicesFn | None = None,
     ) -> None:
         self.inventory = inventory
         self.graph = build_graph(inventory)
@@ -64,11 +76,13 @@ class Collector:
         self.targets = targets
         self.poller = poller
         self.notifier = notifier
+        self.services = services
         self.rates = RateTracker()
         self.hysteresis = Hysteresis(clear_after)
         self._restored = False
         self._lock = asyncio.Lock()
         self.last_report: CycleReport | None = None
+        self.last_services: dict[str, ServiceState] = {}
         self.failures: dict[str, int] = {}
 
     def _restore(self) -> None:
@@ -96,6 +110,11 @@ class Collector:
                 if row.oper_up is not None and row.admin_up is not False
             }
             assessment = correlate(self.graph, answering, links_reported_down(self.graph, oper))
+            service_states = await self._check_services(assessment)
+            service_causes = tuple(
+                RootCause("service", (sid,)) for sid, st in sorted(service_states.items()) if st.state == "down"
+            )
+            assessment = Assessment(assessment.devices, assessment.links, assessment.causes + service_causes)
             decision = self.hysteresis.observe(c.key for c in assessment.causes)
             now = time.monotonic()
             rates = {
@@ -107,7 +126,7 @@ class Collector:
             for result in results:
                 if not result.ok:
                     self.failures[result.device] = self.failures.get(result.device, 0) + 1
-            events = await asyncio.to_thread(self._record, results, errors, assessment, decision, rates)
+            events = await asyncio.to_thread(self._record, results, errors, assessment, decision, rates, service_states)
             if self.notifier is not None and events:
                 try:
                     await self.notifier.dispatch(events)
@@ -115,6 +134,23 @@ class Collector:
                     log.exception("notification dispatch failed")
             self.last_report = CycleReport(started, now - started, tuple(results), errors, assessment, decision, rates)
             return self.last_report
+
+    async def _check_services(self, assessment: Assessment) -> dict[str, ServiceState]:
+        """Check the services whose server hangs off a device we can see; the others are behind its cause."""
+        if self.services is None:
+            return {}
+        states: dict[str, ServiceState] = {}
+        to_check = []
+        for svc, host, port in self.services():
+            device = assessment.devices.get(svc.device)
+            if device is not None and device.state != "up":
+                states[svc.id] = ServiceState("unreachable", device.behind, f"{svc.device} is {device.state}", None)
+            else:
+                to_check.append((svc, host, port))
+        for result in await asyncio.gather(*(check(svc, host, port) for svc, host, port in to_check)):
+            states[result.service] = ServiceState("up" if result.ok else "down", None if result.ok else f"service:{result.service}", result.detail, result.seconds)
+        self.last_services = states
+        return states
 
     def close(self) -> None:
         if self.poller is not None:
@@ -130,6 +166,7 @@ class Collector:
         assessment: Assessment,
         decision: Decision,
         rates: dict[tuple[str, str], InterfaceRates],
+        service_states: "dict[str, ServiceState] | None" = None,
     ) -> list[AlertEvent]:
         now = utcnow()
         by_device = {r.device: r for r in results}
@@ -159,6 +196,10 @@ class Collector:
                     row.counters = json.dumps(dict(iface.counters), sort_keys=True)
                     row.updated_at = now
                     s.add(row)
+            for sid, st in (service_states or {}).items():
+                row = s.get(ServiceStatus, sid) or ServiceStatus(service=sid)
+                row.state, row.behind, row.detail, row.seconds, row.updated_at = st.state, st.behind, st.detail, st.seconds, now
+                s.add(row)
             return self._record_alerts(s, assessment, decision, now)
 
     def _record_alerts(self, s, assessment: Assessment, decision: Decision, now) -> list[AlertEvent]:  # type: ignore[no-untyped-def]

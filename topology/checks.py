@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, Iterable, Mapping, TypeVar
 
-from topology.schema import MAX_SPEED_MBPS, Credential, Device, Link, Site
+from topology.schema import MAX_SPEED_MBPS, Credential, Device, Link, Service, Site
 
 T = TypeVar("T")
 Found = list[tuple[int, str]]
@@ -59,6 +59,7 @@ def cross_check(
     devices: list[Located[Device]],
     links: list[Located[Link]],
     sites_line: int = 1,
+    services: list[Located[Service]] | None = None,
 ) -> Found:
     """Every inter-record problem, unordered."""
     found: Found = []
@@ -69,6 +70,7 @@ def cross_check(
     _check_devices(devices, site_by_id, credentials, found)
     _check_links(links, device_by_id, found)
     _check_overlaps(sites, links, found)
+    _check_services(services or [], site_by_id, device_by_id, found)
     return found
 
 
@@ -200,3 +202,26 @@ def _check_overlaps(sites: list[Located[Site]], links: list[Located[Link]], foun
             found.append((second[2], f"{second[3]} overlaps {first[3]} (line {first[2]})"))
         if widest is None or block[1] > widest[1]:
             widest = block
+
+
+def _check_services(
+    services: list[Located[Service]],
+    sites: Mapping[str, Located[Site]],
+    devices: Mapping[str, Located[Device]],
+    found: Found,
+) -> None:
+    _unique(services, "service", found)
+    for item, svc in _valid(services):
+        label = f'service "{svc.id}"'
+        site = sites.get(svc.site)
+        if site is None:
+            found.append((item.at("site"), f'{label}: site "{svc.site}" is not a defined site'))
+        dev = devices.get(svc.device)
+        if dev is None:
+            found.append((item.at("device"), f'{label}: device "{svc.device}" is not a defined device'))
+        elif dev.raw_str("site") != svc.site:
+            found.append((item.at("device"), f'{label}: device "{svc.device}" is at site "{dev.raw_str("site")}", '
+                          f'not at "{svc.site}"'))
+        if site is not None and site.record is not None and svc.address not in site.record.lan:
+            found.append((item.at("address"), f"{label}: address {svc.address} is outside the LAN {site.record.lan} "
+                          f'of site "{svc.site}"'))

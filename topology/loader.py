@@ -20,9 +20,9 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from topology.checks import Located, cross_check
-from topology.schema import Credential, Device, Inventory, Link, Site
+from topology.schema import Credential, Device, Inventory, Link, Service, Site
 
-_TOP_KEYS = ("version", "credentials", "sites", "devices", "links")
+_TOP_KEYS = ("version", "credentials", "sites", "devices", "links", "services")
 _REQUIRED_TOP = ("version", "sites", "devices", "links")
 _SECRET_WORDS = ("password", "secret", "community", "key", "passphrase", "token")
 
@@ -173,8 +173,9 @@ class _Builder:
         sites = self._records(doc, "sites", "site", Site)
         devices = self._records(doc, "devices", "device", Device)
         links = self._records(doc, "links", "link", Link)
+        services = self._records(doc, "services", "service", Service)
         sites_line = _child_line(doc, "sites", 1)
-        for line, message in cross_check(credentials, sites, devices, links, sites_line):
+        for line, message in cross_check(credentials, sites, devices, links, sites_line, services):
             self.out.add(line, message)
         if self.out.problems:
             return None
@@ -184,6 +185,7 @@ class _Builder:
             sites=[s.record for s in sites if s.record is not None],
             devices=[d.record for d in devices if d.record is not None],
             links=[link.record for link in links if link.record is not None],
+            services=[svc.record for svc in services if svc.record is not None],
         )
 
     def _credentials(self, doc: CommentedMap) -> dict[str, Located[Credential]]:

@@ -91,6 +91,27 @@ class Link(_Record):
     subnet: IPv4Network
 
 
+ServiceKind = Literal["tcp", "http", "smtp"]
+
+
+class Service(_Record):
+    """An e-government application the NOC checks: portal, OA, document exchange, mail, VOD, SIP.
+
+    It runs on a server in a site's LAN hanging off ``device`` (usually the
+    site's switch), so a failure upstream of that device makes the service
+    unreachable-behind-X rather than down.
+    """
+
+    id: Ident
+    name: NonEmpty
+    kind: ServiceKind
+    site: Ident
+    device: Ident
+    address: IPv4Address
+    port: Annotated[int, Field(ge=1, le=65535)]
+    path: str = "/"
+
+
 class Inventory(BaseModel):
     """The validated network; build it with ``topology.loader.load_inventory``."""
 
@@ -101,6 +122,7 @@ class Inventory(BaseModel):
     sites: list[Site]
     devices: list[Device]
     links: list[Link]
+    services: list[Service] = Field(default_factory=list)
 
     _sites: dict[str, Site] = PrivateAttr(default_factory=dict)
     _devices: dict[str, Device] = PrivateAttr(default_factory=dict)

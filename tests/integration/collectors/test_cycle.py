@@ -90,3 +90,61 @@ def test_missing_credential_is_reported_not_fatal(store):
     targets, errors = build_targets(inventory, lambda d: Endpoint("127.0.0.1", 9), CredentialResolver({}))
     assert targets == []
     assert errors["dalad-rt"].startswith("dalad-rt: credential 'snmp-ro' has no 'community'")
+
+
+def test_service_behind_a_silent_router_is_unreachable_not_down(agents, store):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from collectors.models import ServiceStatus
+    from topology import load_inventory_text
+
+    procs, ports = agents
+    inventory = load_inventory_text(
+        SMALL.read_text()
+        + "services:\n  - {id: portal, name: 达拉特旗门户, kind: http, site: dalad, device: dalad-rt, address: 10.2.1.10, port: 80}\n"
+    )
+    status = {"code": 200}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status["code"])
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    web = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    resolver = CredentialResolver({"WANGNET_CRED_SNMP_RO_COMMUNITY": "ro-community-x1"})
+    collector = Collector(
+        inventory,
+        store,
+        lambda: build_targets(inventory, lambda d: Endpoint("127.0.0.1", ports[d.id].port), resolver, timeout=2.0, retries=1),
+        clear_after=1,
+        services=lambda: [(s, "127.0.0.1", web.server_port) for s in inventory.services],
+    )
+
+    def service_state():
+        with store.session() as s:
+            row = s.get(ServiceStatus, "portal")
+            return row.state, row.behind
+
+    async def scenario():
+        try:
+            await collector.cycle()
+            assert service_state() == ("up", None)
+            os.kill(procs["dalad-rt"].pid, signal.SIGSTOP)
+            report = await collector.cycle()
+            assert service_state() == ("unreachable", "device:dalad-rt")
+            assert [c.key for c in report.assessment.causes] == ["device:dalad-rt"]  # no separate service alert
+            os.kill(procs["dalad-rt"].pid, signal.SIGCONT)
+            status["code"] = 503
+            report = await collector.cycle()
+            assert service_state() == ("down", "service:portal")
+            assert [c.key for c in report.assessment.causes] == ["service:portal"]
+        finally:
+            collector.close()
+            web.shutdown()
+
+    asyncio.run(scenario())

@@ -115,7 +115,7 @@ def _problems(text: str) -> list[str]:
 
 
 def test_empty_document() -> None:
-    assert _problems("") == ["t.yaml:1: the inventory is empty; expected keys: version, credentials, sites, devices, links"]
+    assert _problems("") == ["t.yaml:1: the inventory is empty; expected keys: version, credentials, sites, devices, links, services"]
 
 
 def test_unknown_top_level_key_and_version() -> None:
@@ -161,3 +161,36 @@ def test_binary_file_is_reported_not_raised(tmp_path: Path) -> None:
     with pytest.raises(InventoryError) as info:
         load_inventory(path)
     assert str(info.value) == f"{path}:3: not UTF-8 text (byte 0xff at offset 26)"
+
+
+def test_service_problems_are_reported_with_lines() -> None:
+    text = (FIXTURES / "valid.yaml").read_text() + (
+        "services:\n"
+        "  - id: portal\n"
+        "    name: 门户网站\n"
+        "    kind: http\n"
+        "    site: dalad\n"
+        "    device: city-core-1\n"
+        "    address: 10.9.0.1\n"
+        "    port: 80\n"
+        "  - id: portal\n"
+        "    name: 门户网站\n"
+        "    kind: gopher\n"
+        "    site: dalad\n"
+        "    device: dalad-rt\n"
+        "    address: 10.2.0.5\n"
+        "    port: 80\n"
+    )
+    with pytest.raises(InventoryError) as info:
+        load_inventory_text(text, "s.yaml")
+    assert [str(p) for p in info.value.problems] == [
+        's.yaml:71: service "portal": device "city-core-1" is at site "city", not at "dalad"',
+        's.yaml:72: service "portal": address 10.9.0.1 is outside the LAN 10.2.0.0/20 of site "dalad"',
+        's.yaml:74: duplicate service id "portal" (first defined at line 67)',
+        's.yaml:76: service "portal": unknown kind "gopher" (expected \'tcp\', \'http\' or \'smtp\')',
+    ]
+
+
+def test_sample_lists_the_e_government_services() -> None:
+    inv = load_inventory(FIXTURES.parents[1].parent / "inventory.yaml")
+    assert {s.id for s in inv.services} >= {"portal", "oa", "doc-exchange", "mail", "vod", "sip"}
