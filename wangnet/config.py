@@ -33,12 +33,17 @@ class Settings:
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
     sip_realm: str = "wangnet.ordos"
-    sip_digest_algorithms: str = "SHA-256,MD5"  # offered in this order (RFC 8760: most preferred first)
+    sip_digest_algorithms: str = "MD5"  # offered in order, e.g. "SHA-256,MD5" (RFC 8760); Debian 12 baresip fails on any SHA-256 challenge
     # video on demand
     vod_dir: Path | None = None  # default: var_dir / "vod"
     vod_max_upload_mb: int = 2048
     # where devices are reached: "production"/"lab" use the inventory's addresses, "sim" the simulation's
     device_mode: str = "sim"  # safe default: nothing polls real addresses unless asked (production|lab|sim)
+    # the lab (root): where it keeps everything it creates, and the port its devices send traps to
+    lab_dir: Path | None = None  # default: var_dir / "lab" (not under /run: each device binds its own dir over /run)
+    lab_trap_port: int = 1162
+    # the simulation (no root): first UDP port of its agents on 127.0.0.1 (0 = any free ports)
+    sim_port_base: int = 16100
     # notifications: SMTP relay and SMS-platform hook; roles whose members are told
     smtp_host: str = ""
     smtp_port: int = 25
@@ -47,6 +52,11 @@ class Settings:
     notify_roles: str = "noc"
     # collectors: seconds between poll cycles inside `serve` (0 = collectors off)
     collector_interval: float = 30.0
+    napalm_interval: float = 900.0
+    trap_host: str = ""  # "" = 127.0.0.1 in sim mode, else all addresses
+    trap_port: int = 0  # 0 = 162 as root, else 1162
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464  # the Prometheus exporter (0 = off)
     extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -59,6 +69,10 @@ class Settings:
     @property
     def resolved_vod_dir(self) -> Path:
         return self.vod_dir or self.var_dir / "vod"
+
+    @property
+    def resolved_lab_dir(self) -> Path:
+        return self.lab_dir or self.var_dir / "lab"
 
     def with_overrides(self, **changes: object) -> "Settings":
         """A copy with the given fields changed; ``None`` means "keep", as click passes for unset options."""
@@ -104,10 +118,25 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
     ):
         if env.get(key):
             values[name] = cast(env[key])
+    for key, name, cast in (
+        ("WANGNET_NAPALM_INTERVAL", "napalm_interval", float),
+        ("WANGNET_TRAP_HOST", "trap_host", str),
+        ("WANGNET_TRAP_PORT", "trap_port", int),
+        ("WANGNET_METRICS_HOST", "metrics_host", str),
+        ("WANGNET_METRICS_PORT", "metrics_port", int),
+    ):
+        if env.get(key) is not None and env.get(key) != "":
+            values[name] = cast(env[key])
     if env.get("WANGNET_COLLECTOR_INTERVAL"):
         values["collector_interval"] = float(env["WANGNET_COLLECTOR_INTERVAL"])
     if env.get("WANGNET_DEVICE_MODE"):
         values["device_mode"] = env["WANGNET_DEVICE_MODE"]
+    if env.get("WANGNET_LAB_DIR"):
+        values["lab_dir"] = Path(env["WANGNET_LAB_DIR"]).resolve()
+    if env.get("WANGNET_LAB_TRAP_PORT"):
+        values["lab_trap_port"] = int(env["WANGNET_LAB_TRAP_PORT"])
+    if env.get("WANGNET_SIM_PORT_BASE"):
+        values["sim_port_base"] = int(env["WANGNET_SIM_PORT_BASE"])
     if env.get("WANGNET_COOKIE_SECURE"):
         values["session_cookie_secure"] = env["WANGNET_COOKIE_SECURE"].lower() in ("1", "true", "yes")
     values["extra_env"] = {k: v for k, v in env.items() if k.startswith("WANGNET_")}

@@ -13,18 +13,7 @@ from sqlalchemy import select
 from wangnet.commands.inventory import load_or_exit, resolve_inventory_path
 from wangnet.commands.options import inventory_option
 from wangnet.config import Settings
-from wangnet.credentials import CredentialResolver
 from wangnet.store import Store
-
-
-def make_collector(settings: Settings, inventory, store: Store, timeout: float = 1.0, retries: int = 1):  # type: ignore[no-untyped-def]
-    """The collector as every command and ``serve`` build it: endpoints by device mode, credentials resolved."""
-    from collectors.service import Collector
-    from collectors.targets import build_targets, endpoint_resolver
-
-    endpoint = endpoint_resolver(settings)
-    resolver = CredentialResolver.from_settings(settings)
-    return Collector(inventory, store, lambda: build_targets(inventory, endpoint, resolver, timeout, retries))
 
 
 @click.command()
@@ -39,7 +28,10 @@ def poll(ctx: click.Context, once: bool, as_json: bool, timeout: float, inventor
     inv = load_or_exit(resolve_inventory_path(ctx, inventory))
     store = Store.from_settings(settings)
     store.upgrade()
+    from collectors.wiring import make_collector
+
     collector = make_collector(settings, inv, store, timeout=timeout, retries=0)
+    collector.notifier = None  # a one-off poll from the shell tells nobody
 
     async def run():  # type: ignore[no-untyped-def]
         try:
@@ -136,7 +128,8 @@ def alerts(ctx: click.Context, as_json: bool, show_all: bool) -> None:
 @click.pass_context
 def collector(ctx: click.Context, interval: float, inventory) -> None:  # type: ignore[no-untyped-def]
     """Run the collectors alone (scale-out), sharing the database with the web process."""
-    from collectors.service import CollectorService
+    from collectors.wiring import build_services
+    from wangnet import metrics
     from wangnet.runtime import Runtime
 
     settings: Settings = ctx.obj["settings"]
@@ -144,8 +137,11 @@ def collector(ctx: click.Context, interval: float, inventory) -> None:  # type: 
     inv = load_or_exit(resolve_inventory_path(ctx, inventory))
     store = Store.from_settings(settings)
     store.upgrade()
-    runtime = Runtime([CollectorService(make_collector(settings, inv, store), interval)])
+    runtime = Runtime(build_services(settings.with_overrides(collector_interval=interval), store, inv))
     runtime.start()
+    if settings.metrics_port:
+        server, _ = metrics.serve(settings.metrics_host, settings.metrics_port)
+        click.echo(f"metrics on http://{settings.metrics_host}:{server.server_port}/metrics")
     click.echo(f"collectors polling {len(inv.devices)} devices every {interval:g} s (Ctrl-C stops)")
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -1,0 +1,93 @@
+"""How ``serve`` and ``wangnet collector`` assemble the collectors from the settings.
+
+One place decides what runs: the SNMP collector with its alert notifications
+and service checks, the trap receiver that wakes it, the NAPALM round (not in
+simulation mode: the simulation has no SSH), and the metrics view.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Callable
+
+from collectors.metrics import CollectorMetrics
+from collectors.napalm_round import NapalmCollector, NapalmService, ssh_logins
+from collectors.notifier import Notifier
+from collectors.service import Collector, CollectorService
+from collectors.targets import Endpoint, build_targets, endpoint_resolver
+from collectors.trapd import TrapReceiver
+from topology.schema import Inventory
+from wangnet import metrics
+from wangnet.config import Settings
+from wangnet.credentials import CredentialResolver
+from wangnet.runtime import Service
+from wangnet.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def trap_port(settings: Settings) -> int:
+    if settings.trap_port:
+        return settings.trap_port
+    return 162 if os.geteuid() == 0 else 1162
+
+
+def trap_host(settings: Settings) -> str:
+    if settings.trap_host:
+        return settings.trap_host
+    return "127.0.0.1" if settings.device_mode == "sim" else "0.0.0.0"
+
+
+def make_collector(settings: Settings, inventory: Inventory, store: Store, timeout: float = 1.0, retries: int = 1) -> Collector:
+    endpoint = endpoint_resolver(settings)
+    resolver = CredentialResolver.from_settings(settings)
+    services = None
+    if settings.device_mode != "sim":  # the simulation serves SNMP only; applications are checked for real
+        services = lambda: [(s, str(s.address), s.port) for s in inventory.services]  # noqa: E731
+    return Collector(
+        inventory,
+        store,
+        lambda: build_targets(inventory, endpoint, resolver, timeout, retries),
+        notifier=Notifier(settings, store, {s.id: s.name for s in inventory.sites}),
+        services=services,
+    )
+
+
+def trap_sources(settings: Settings, inventory: Inventory) -> Callable[[str], "tuple[str, str | None] | None"]:
+    """Source address → (device, its v2c community). SNMPv3-only devices cannot send v2c traps here."""
+    resolver = CredentialResolver.from_settings(settings)
+    by_address: dict[str, tuple[str, str | None]] = {}
+    for device in inventory.devices:
+        community = None
+        if inventory.credentials[device.snmp].kind == "snmp-v2c":
+            try:
+                community = resolver.field(device.snmp, "community").reveal()
+            except LookupError:
+                community = None
+        by_address[str(device.mgmt)] = (device.id, community)
+    return by_address.get
+
+
+def build_services(settings: Settings, store: Store, inventory: Inventory) -> list[Service]:
+    """The collectors' runtime services; none when ``collector_interval`` is 0."""
+    if settings.collector_interval <= 0:
+        return []
+    collector = make_collector(settings, inventory, store)
+    polling = CollectorService(collector, settings.collector_interval)
+    metrics.register(
+        CollectorMetrics(inventory, lambda: collector.last_report, lambda: collector.failures, lambda: collector.last_services)
+    )
+    out: list[Service] = [polling]
+    if settings.device_mode != "sim":
+        out.append(TrapReceiver(trap_host(settings), trap_port(settings), trap_sources(settings, inventory), polling.on_trap))
+        resolver = CredentialResolver.from_settings(settings)
+        napalm = NapalmCollector(
+            inventory,
+            store,
+            lambda pinned: ssh_logins(inventory, lambda d: (str(d.mgmt), 22), resolver, pinned),
+        )
+        out.append(NapalmService(napalm, settings.napalm_interval))
+    return out
+
+
+__all__ = ["build_services", "make_collector", "Endpoint"]
