@@ -54,7 +54,7 @@ def app(settings: Settings, store: Store):  # type: ignore[no-untyped-def]
     from web.app import create_app
 
     application = create_app(settings, store=store)
-    application.config["TESTING"] = True
+    application.config.update(TESTING=True, WANGNET_LIVE_SECONDS=1.0, WANGNET_LIVE_TICK=0.1)
     return application
 
 
