@@ -21,7 +21,7 @@ from web.i18n import LOCALES, compile_catalogs, select_locale, translation_direc
 
 
 # Each area's blueprint module: it defines ``bp`` and may define ``NAV`` (menu entries).
-AREA_MODULES: tuple[str, ...] = ("web.auth", "web.network", "web.live", "web.admin")
+AREA_MODULES: tuple[str, ...] = ("web.auth", "web.network", "web.live", "web.alerts", "web.admin")
 
 
 def create_app(
@@ -53,8 +53,8 @@ def create_app(
 
     compile_catalogs()
     Babel(app, locale_selector=select_locale)
+    security.install(app)  # the role gate runs first: anonymous requests get 401/redirect, not a CSRF error
     CSRFProtect(app)
-    security.install(app)
 
     login_manager = LoginManager(app)
     login_manager.login_view = "auth.login"
