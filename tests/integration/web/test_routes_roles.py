@@ -7,7 +7,7 @@ from tests.conftest import csrf_token, login
 from wangnet.accounts import ROLES
 from web.security import required_roles
 
-SAMPLE_ARGS = {"site_id": "dalad", "code": "en", "filename": "css/app.css", "extension": "300001",
+SAMPLE_ARGS = {"site_id": "dalad", "device_id": "dalad-rt", "version": 1, "code": "en", "filename": "css/app.css", "extension": "300001",
                "episode_id": 1, "name": "thumb.jpg", "view_id": 1, "alert_id": 1}
 
 

@@ -24,7 +24,16 @@
   function show(site) {
     document.getElementById("panel-title").textContent = site.name;
     document.getElementById("panel-sub").textContent = site.name_en + " · " + site.tier + " · LAN " + site.lan;
-    fill(document.querySelector("#panel-devices tbody"), site.devices, ["id", "role", "platform", "model", "mgmt"]);
+    var devBody = document.querySelector("#panel-devices tbody");
+    fill(devBody, site.devices, ["id", "role", "platform", "model", "mgmt"]);
+    devBody.querySelectorAll("tr").forEach(function (tr) {
+      var td = tr.firstChild;
+      var a = document.createElement("a");
+      a.href = "/network/devices/" + encodeURIComponent(td.textContent);
+      a.textContent = td.textContent;
+      td.textContent = "";
+      td.appendChild(a);
+    });
     fill(document.querySelector("#panel-links tbody"), site.links, [
       "id",
       function (l) { return l.a_site === site.id ? l.b_site : l.a_site; },
