@@ -62,6 +62,10 @@ class Hysteresis:
             del self._tracks[key]
         return Decision(tuple(opened), tuple(resolved), tuple(flapped))
 
+    def is_active(self, key: str) -> bool:
+        track = self._tracks.get(key)
+        return bool(track and track.active)
+
     def flaps(self, key: str) -> int:
         track = self._tracks.get(key)
         return track.flaps if track else 0

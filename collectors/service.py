@@ -69,6 +69,7 @@ class Collector:
         clear_after: int = 2,
         notifier: "Notifier | None" = None,
         services: ServicesFn | None = None,
+        confirm_delay: float = 3.5,
     ) -> None:
         self.inventory = inventory
         self.graph = build_graph(inventory)
@@ -77,6 +78,7 @@ class Collector:
         self.poller = poller
         self.notifier = notifier
         self.services = services
+        self.confirm_delay = confirm_delay
         self.rates = RateTracker()
         self.hysteresis = Hysteresis(clear_after)
         self._restored = False
@@ -101,15 +103,10 @@ class Collector:
             started = time.monotonic()
             targets, errors = self.targets()
             results = await self.poller.poll_many(targets)
-            answering = {r.device for r in results if r.ok} | set(errors)  # unpollable ≠ proven down
-            oper = {
-                (r.device, row.name): row.oper_up
-                for r in results
-                if r.ok
-                for row in r.interfaces
-                if row.oper_up is not None and row.admin_up is not False
-            }
-            assessment = correlate(self.graph, answering, links_reported_down(self.graph, oper))
+            assessment = self._assess(results, errors)
+            if self.confirm_delay > 0 and any(not self.hysteresis.is_active(c.key) for c in assessment.causes):
+                results = await self._confirm(results, targets, assessment)
+                assessment = self._assess(results, errors)
             service_states = await self._check_services(assessment)
             service_causes = tuple(
                 RootCause("service", (sid,)) for sid, st in sorted(service_states.items()) if st.state == "down"
@@ -134,6 +131,30 @@ class Collector:
                     log.exception("notification dispatch failed")
             self.last_report = CycleReport(started, now - started, tuple(results), errors, assessment, decision, rates)
             return self.last_report
+
+    def _assess(self, results: list[PollResult], errors: dict[str, str]) -> Assessment:
+        answering = {r.device for r in results if r.ok} | set(errors)  # unpollable ≠ proven down
+        oper = {
+            (r.device, row.name): row.oper_up
+            for r in results
+            if r.ok
+            for row in r.interfaces
+            if row.oper_up is not None and row.admin_up is not False
+        }
+        return correlate(self.graph, answering, links_reported_down(self.graph, oper))
+
+    async def _confirm(self, results: list[PollResult], targets: list[SnmpTarget], assessment: Assessment) -> list[PollResult]:
+        """Poll everything once more before naming a new cause.
+
+        Polls within one cycle are not simultaneous, and agents cache their
+        interface table for seconds (net-snmp ~3 s): a failure that happens
+        during a cycle can show the router in front of a cut still reporting
+        the link up while the devices behind it already stay silent, which
+        would blame the far router instead of the link. Waiting past the cache
+        and polling again gives one consistent picture before an alert opens.
+        """
+        await asyncio.sleep(self.confirm_delay)
+        return await self.poller.poll_many(targets)  # type: ignore[union-attr]
 
     async def _check_services(self, assessment: Assessment) -> dict[str, ServiceState]:
         """Check the services whose server hangs off a device we can see; the others are behind its cause."""

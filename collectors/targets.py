@@ -73,8 +73,41 @@ def build_targets(
     return targets, errors
 
 
-def endpoint_resolver(settings) -> EndpointFn:  # type: ignore[no-untyped-def]
-    """The endpoint function for the configured device mode (see DESIGN.md, Lab)."""
-    if settings.device_mode in ("production", "lab"):
-        return inventory_endpoint
-    raise ValueError(f"device mode {settings.device_mode!r} has no endpoint resolver yet")
+def targets_for_mode(
+    settings, inventory: Inventory, timeout: float = 1.0, retries: int = 1  # type: ignore[no-untyped-def]
+) -> tuple[list[SnmpTarget], dict[str, str]]:
+    """Targets where the configured device mode says devices answer (``wangnet.endpoints``), read afresh.
+
+    Built per cycle so that a simulation restarted on other ports is followed
+    without restarting the collector.
+    """
+    from wangnet.endpoints import EndpointError, EndpointResolver
+
+    try:
+        resolver = EndpointResolver(settings, inventory)
+    except EndpointError as exc:
+        return [], {d.id: f"{d.id}: {exc}" for d in inventory.devices}
+    credentials = resolver.credentials()
+    targets: list[SnmpTarget] = []
+    errors: dict[str, str] = {}
+    for device in inventory.devices:
+        try:
+            ep = resolver.resolve(device)
+            secrets = credentials.resolve(ep.snmp_credential, ep.snmp_kind)
+        except (EndpointError, CredentialError) as exc:
+            errors[device.id] = f"{device.id}: {exc}"
+            continue
+        if ep.snmp_kind == "snmp-v2c":
+            targets.append(SnmpTarget(device.id, ep.address, ep.port, community=secrets["community"], timeout=timeout, retries=retries))
+            continue
+        cred = inventory.credentials.get(ep.snmp_credential)
+        targets.append(
+            SnmpTarget(
+                device.id, ep.address, ep.port,
+                username=secrets["username"], auth_key=secrets["auth_key"], priv_key=secrets["priv_key"],
+                auth_protocol=(cred.auth_protocol if cred else None) or "sha",
+                priv_protocol=(cred.priv_protocol if cred else None) or "aes",
+                timeout=timeout, retries=retries,
+            )
+        )
+    return targets, errors

@@ -9,8 +9,8 @@ from typing import Callable
 from collectors.traps import Trap, TrapError, accept, decode
 
 log = logging.getLogger(__name__)
-# source address → (device id, the v2c community that device was given), or None for strangers
-SourceLookup = Callable[[str], "tuple[str, str | None] | None"]
+# source address → (device id, the v2c communities accepted from it), or None for strangers
+SourceLookup = Callable[[str], "tuple[str, str | frozenset[str] | None] | None"]
 TrapHandler = Callable[[str, Trap], None]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import Collection
 
 from pyasn1.codec.ber import decoder
 from pyasn1.error import PyAsn1Error
@@ -68,9 +69,12 @@ def decode(datagram: bytes) -> Trap:
     return Trap(community, KINDS.get(trap_oid, "other"), trap_oid, if_index, if_name, varbinds)
 
 
-def accept(trap: Trap, expected_community: str | None) -> None:
-    """Refuse a trap whose community is not the one the sending device was given."""
-    if expected_community is None:
+def accept(trap: Trap, expected: str | Collection[str] | None) -> None:
+    """Refuse a trap whose community is not one the network's devices were given for traps."""
+    allowed = [expected] if isinstance(expected, str) else list(expected or ())
+    if not allowed:
         raise TrapError("no v2c community configured for the sending device")
-    if not hmac.compare_digest(trap.community.encode(), expected_community.encode()):
+    # compare with every allowed value, in constant time each, so timing tells nothing
+    matches = [hmac.compare_digest(trap.community.encode(), c.encode()) for c in allowed]
+    if not any(matches):
         raise TrapError("wrong community")

@@ -14,7 +14,7 @@ from collectors.metrics import CollectorMetrics
 from collectors.napalm_round import NapalmCollector, NapalmService, ssh_logins
 from collectors.notifier import Notifier
 from collectors.service import Collector, CollectorService
-from collectors.targets import Endpoint, build_targets, endpoint_resolver
+from collectors.targets import targets_for_mode
 from collectors.trapd import TrapReceiver
 from topology.schema import Inventory
 from wangnet import metrics
@@ -39,32 +39,35 @@ def trap_host(settings: Settings) -> str:
 
 
 def make_collector(settings: Settings, inventory: Inventory, store: Store, timeout: float = 1.0, retries: int = 1) -> Collector:
-    endpoint = endpoint_resolver(settings)
-    resolver = CredentialResolver.from_settings(settings)
     services = None
     if settings.device_mode != "sim":  # the simulation serves SNMP only; applications are checked for real
         services = lambda: [(s, str(s.address), s.port) for s in inventory.services]  # noqa: E731
     return Collector(
         inventory,
         store,
-        lambda: build_targets(inventory, endpoint, resolver, timeout, retries),
+        lambda: targets_for_mode(settings, inventory, timeout, retries),
         notifier=Notifier(settings, store, {s.id: s.name for s in inventory.sites}),
         services=services,
     )
 
 
-def trap_sources(settings: Settings, inventory: Inventory) -> Callable[[str], "tuple[str, str | None] | None"]:
-    """Source address → (device, its v2c community). SNMPv3-only devices cannot send v2c traps here."""
-    resolver = CredentialResolver.from_settings(settings)
-    by_address: dict[str, tuple[str, str | None]] = {}
-    for device in inventory.devices:
-        community = None
-        if inventory.credentials[device.snmp].kind == "snmp-v2c":
+def trap_sources(settings: Settings, inventory: Inventory) -> Callable[[str], "tuple[str, frozenset[str]] | None"]:
+    """Source address → (device, the communities accepted from it).
+
+    Networks configure one trap community everywhere, often also on devices
+    polled with SNMPv3; so a trap is accepted with the community of any v2c
+    credential of the inventory, but only from a device's management address.
+    """
+    resolver = CredentialResolver(settings.extra_env, settings.secrets_file)
+    communities = set()
+    for cred_id, cred in inventory.credentials.items():
+        if cred.kind == "snmp-v2c":
             try:
-                community = resolver.field(device.snmp, "community").reveal()
+                communities.add(resolver.field(cred_id, "community").reveal())
             except LookupError:
-                community = None
-        by_address[str(device.mgmt)] = (device.id, community)
+                log.warning("trap community of credential %s is not set; traps using it are refused", cred_id)
+    accepted = frozenset(communities)
+    by_address = {str(d.mgmt): (d.id, accepted) for d in inventory.devices}
     return by_address.get
 
 
@@ -80,7 +83,7 @@ def build_services(settings: Settings, store: Store, inventory: Inventory) -> li
     out: list[Service] = [polling]
     if settings.device_mode != "sim":
         out.append(TrapReceiver(trap_host(settings), trap_port(settings), trap_sources(settings, inventory), polling.on_trap))
-        resolver = CredentialResolver.from_settings(settings)
+        resolver = CredentialResolver(settings.extra_env, settings.secrets_file)
         napalm = NapalmCollector(
             inventory,
             store,
@@ -90,4 +93,4 @@ def build_services(settings: Settings, store: Store, inventory: Inventory) -> li
     return out
 
 
-__all__ = ["build_services", "make_collector", "Endpoint"]
+__all__ = ["build_services", "make_collector"]

@@ -9,7 +9,6 @@ log line or template prints ``'***'`` instead of the password.
 """
 from __future__ import annotations
 
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,7 +81,7 @@ class CredentialResolver:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CredentialResolver":
-        return cls(os.environ, settings.secrets_file)
+        return cls(settings.extra_env, settings.secrets_file)
 
     def _from_file(self) -> dict[str, dict[str, str]]:
         if self._file is None:
