@@ -36,6 +36,8 @@ TargetsFn = Callable[[], tuple[list[SnmpTarget], dict[str, str]]]
 # the services to check and where each is reached (host, port) in this device mode
 ServicesFn = Callable[[], list[tuple[Service, str, int]]]
 ACTIVE_STATES = ("open", "acknowledged")
+# how long a linkDown/linkUp trap overrides a polled ifOperStatus (past any agent's interface cache)
+TRAP_TRUST_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class Collector:
         self.notifier = notifier
         self.services = services
         self.confirm_delay = confirm_delay
+        self._trap_states: dict[tuple[str, str], tuple[bool, float]] = {}
         self.rates = RateTracker()
         self.hysteresis = Hysteresis(clear_after)
         self._restored = False
@@ -93,7 +96,26 @@ class Collector:
             self.hysteresis.restore(keys)
         self._restored = True
 
-    async def cycle(self) -> CycleReport:
+    def note_trap(self, device: str, trap) -> bool:  # type: ignore[no-untyped-def]
+        """Remember what a linkDown/linkUp trap says about an interface; True when it is news.
+
+        A trap is fresher than any agent's cached interface table, so for a
+        short while it overrides what a poll reports for that interface, and
+        the cycle it triggers needs no confirmation delay.
+        """
+        if trap.kind not in ("linkDown", "linkUp"):
+            return False
+        name = trap.if_name
+        if name is None and trap.if_index is not None and self.last_report is not None:
+            result = next((r for r in self.last_report.results if r.device == device), None)
+            row = next((i for i in (result.interfaces if result else ()) if i.index == trap.if_index), None)
+            name = row.name if row else None
+        if name is None:
+            return False
+        self._trap_states[(device, name)] = (trap.kind == "linkUp", time.monotonic())
+        return True
+
+    async def cycle(self, confirm: bool = True) -> CycleReport:
         """Poll all devices once and record what that means; cycles never overlap."""
         async with self._lock:
             if self.poller is None:
@@ -104,7 +126,8 @@ class Collector:
             targets, errors = self.targets()
             results = await self.poller.poll_many(targets)
             assessment = self._assess(results, errors)
-            if self.confirm_delay > 0 and any(not self.hysteresis.is_active(c.key) for c in assessment.causes):
+            new_cause = any(not self.hysteresis.is_active(c.key) for c in assessment.causes)
+            if confirm and self.confirm_delay > 0 and new_cause:
                 results = await self._confirm(results, targets, assessment)
                 assessment = self._assess(results, errors)
             service_states = await self._check_services(assessment)
@@ -141,6 +164,12 @@ class Collector:
             for row in r.interfaces
             if row.oper_up is not None and row.admin_up is not False
         }
+        now = time.monotonic()
+        for key, (up, at) in list(self._trap_states.items()):
+            if now - at > TRAP_TRUST_SECONDS:
+                del self._trap_states[key]
+            elif key[0] in answering:
+                oper[key] = up
         return correlate(self.graph, answering, links_reported_down(self.graph, oper))
 
     async def _confirm(self, results: list[PollResult], targets: list[SnmpTarget], assessment: Assessment) -> list[PollResult]:
@@ -278,6 +307,7 @@ class CollectorService:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self.cycles = 0
+        self._trusted = False  # the next cycle was triggered by a trap that told us the link state
 
     async def start(self) -> None:
         self._wake = asyncio.Event()
@@ -301,6 +331,7 @@ class CollectorService:
         """linkDown/linkUp/coldStart/warmStart: re-poll at once rather than wait for the schedule."""
         log.info("trap %s from %s (%s): polling now", trap.kind, device, trap.if_name or trap.if_index or "-")
         if trap.kind in ("linkDown", "linkUp", "coldStart", "warmStart"):
+            self._trusted = self.collector.note_trap(device, trap) or self._trusted
             self.trigger()
 
     async def _run(self) -> None:
@@ -308,8 +339,9 @@ class CollectorService:
         while True:
             started = time.monotonic()
             self._wake.clear()
+            confirm, self._trusted = not self._trusted, False  # a trap-triggered cycle knows the link state
             try:
-                await self.collector.cycle()
+                await self.collector.cycle(confirm=confirm)
             except Exception:  # a bad cycle is logged; the next one still runs
                 log.exception("collector cycle failed")
             self.cycles += 1

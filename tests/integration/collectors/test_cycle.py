@@ -148,3 +148,53 @@ def test_service_behind_a_silent_router_is_unreachable_not_down(agents, store):
             web.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_link_down_trap_raises_the_link_alert_at_once(agents, store):
+    """A linkDown trap wakes the collector long before its schedule and names the link, not the far router."""
+    import subprocess
+    import time
+
+    from collectors.service import CollectorService
+    from collectors.trapd import TrapReceiver
+
+    procs, ports = agents
+    inventory = load_inventory(SMALL)
+    resolver = CredentialResolver({"WANGNET_CRED_SNMP_RO_COMMUNITY": "ro-community-x1"})
+    collector = Collector(
+        inventory, store,
+        lambda: build_targets(inventory, lambda d: Endpoint("127.0.0.1", ports[d.id].port), resolver, timeout=1.0, retries=1),
+    )
+    service = CollectorService(collector, interval=600)  # the schedule alone would not poll again for 10 minutes
+
+    async def scenario():
+        receiver = TrapReceiver("127.0.0.1", 0, {"127.0.0.1": ("city-core-1", frozenset({"trap-c"}))}.get, service.on_trap)
+        await receiver.start()
+        await service.start()
+        try:
+            while service.cycles < 1:
+                await asyncio.sleep(0.05)
+            os.kill(procs["dalad-rt"].pid, signal.SIGSTOP)
+            os.kill(procs["shulinzhao-rt"].pid, signal.SIGSTOP)
+            sent = time.monotonic()
+            await asyncio.to_thread(
+                subprocess.run,
+                ["snmptrap", "-v2c", "-c", "trap-c", f"127.0.0.1:{receiver.port}", "", "1.3.6.1.6.3.1.1.5.3",
+                 "1.3.6.1.2.1.2.2.1.1.1", "i", "1", "1.3.6.1.2.1.31.1.1.1.1.1", "s", "Gi1-1"],
+                check=True, capture_output=True,
+            )
+            deadline = sent + 60
+            while time.monotonic() < deadline:
+                with store.session() as s:
+                    keys = [a.key for a in s.scalars(select(Alert).where(Alert.state == "open"))]
+                if keys:
+                    break
+                await asyncio.sleep(0.05)
+            latency = time.monotonic() - sent
+            print(f"linkDown trap → open alert in {latency:.2f} s")
+            assert keys == ["link:city-core-1--dalad-rt"]
+        finally:
+            await service.stop()
+            await receiver.stop()
+
+    asyncio.run(scenario())
