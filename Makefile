@@ -52,6 +52,7 @@ run: setup
 	$(BIN)/wangnet inventory check
 	$(BIN)/wangnet db upgrade
 	$(BIN)/wangnet user demo-admin
+	$(BIN)/wangnet vod demo --if-empty
 	$(BIN)/wangnet serve
 
 test: setup

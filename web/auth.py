@@ -66,7 +66,7 @@ def _safe_next(target: str | None) -> str:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
-    return url_for("network.map_page")
+    return url_for("network.index")  # sends each role to its own first page
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -57,7 +57,8 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     """``wangnet serve`` on a free loopback port with its own var dir and one user per role."""
     var = tmp_path_factory.mktemp("e2e-var")
     env = {**os.environ, "WANGNET_VAR_DIR": str(var), "WANGNET_INVENTORY": str(PROJECT_ROOT / "inventory.yaml"),
-           "WANGNET_SIP_PORT": "0"}  # serve hosts the SIP service: a free port, never 5060
+           "WANGNET_SIP_PORT": "0",  # serve hosts the SIP service: a free port, never 5060
+           "WANGNET_METRICS_PORT": "0", "WANGNET_COLLECTOR_INTERVAL": "0"}  # no exporter port, no polling here
     wangnet = str(Path(sys.executable).with_name("wangnet"))
     pw_file = var / "pw"
     pw_file.write_text("e2e password 123\n")

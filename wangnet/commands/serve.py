@@ -6,21 +6,29 @@ import signal
 
 import click
 
+from collectors import wiring as collectors_wiring
+from telephony.service import SipService
+from topology.schema import Inventory
+from wangnet import metrics
+from vod.worker import IngestWorker
 from wangnet.config import Settings
 from wangnet.runtime import Runtime, Service
 from wangnet.store import Store
 
 
-def build_services(settings: Settings, store: Store) -> list[Service]:
+def build_services(settings: Settings, store: Store, inventory: Inventory) -> list[Service]:
     """The composition root of the long-running services hosted by ``serve``: one line per area."""
     services: list[Service] = []
+    services.extend(collectors_wiring.build_services(settings, store, inventory))
+    services.append(SipService(settings, store))
+    services.append(IngestWorker.from_settings(settings, store))
     return services
 
 
 @click.command()
 @click.option("--host", default=None, help="Listen address (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Listen port (default 8080).")
-@click.option("--threads", default=8, show_default=True, help="WSGI worker threads.")
+@click.option("--threads", default=32, show_default=True, help="WSGI worker threads (each live map holds one).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, threads: int) -> None:
     """Serve the web app and host the network services."""
@@ -32,14 +40,17 @@ def serve(ctx: click.Context, host: str | None, port: int | None, threads: int) 
     settings = ctx.obj["settings"].with_overrides(web_host=host, web_port=port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        load_inventory(settings.inventory_path)
+        inventory = load_inventory(settings.inventory_path)
     except InventoryError as exc:
         raise click.ClickException(f"inventory is invalid:\n{exc}") from exc
     store = Store.from_settings(settings)
     store.upgrade()
-    runtime = Runtime(build_services(settings, store))
+    runtime = Runtime(build_services(settings, store, inventory))
     runtime.start()
-    app = create_app(settings, store=store, runtime=runtime)
+    if settings.metrics_port:
+        exporter, _ = metrics.serve(settings.metrics_host, settings.metrics_port)
+        click.echo(f"metrics on http://{settings.metrics_host}:{exporter.server_port}/metrics")
+    app = create_app(settings, store=store, runtime=runtime, inventory=inventory)
     server = waitress.create_server(app, host=settings.web_host, port=settings.web_port, threads=threads)
 
     def _shutdown(*_: object) -> None:

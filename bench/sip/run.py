@@ -1,0 +1,294 @@
+"""bench/sip: authenticated SIP registrations per second, wangnet beside Kamailio, on loopback in one run.
+
+Both registrars get the same sipp scenario (REGISTER → 401 → REGISTER with
+MD5 digest, qop=auth → 200: two transactions per registration) at stepped
+call rates. A step is *clean* when every registration succeeded, the rate was
+held, and no request had to be retransmitted. Printed: the clean maximum of
+each, the ratio, and wangnet driven at twice its clean maximum (it must keep
+completing at least its clean maximum instead of collapsing).
+
+Kamailio (Debian's 5.6) runs a config this script writes into a temporary
+directory: in-memory usrloc (db_mode 0), auth with the password in the
+config (``pv_www_authenticate``), ``children`` = CPU count. wangnet runs as
+``wangnet sip`` in its own process with a phone created in a temporary store.
+sipp 3.6 cannot vary the digest username per call, so every registration is
+for the same phone (each with its own Call-ID).
+
+    .venv/bin/python bench/sip/run.py [--seconds 5] [--start 2000]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(ROOT))
+
+from telephony.digest import ha1  # noqa: E402
+from telephony.models import Phone  # noqa: E402
+from wangnet.config import load_settings  # noqa: E402
+from wangnet.store import Store  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+REALM = "wangnet.ordos"
+USER, PASSWORD = "1001", "bench-password-1001"
+
+KAMAILIO_CFG = """#!KAMAILIO
+debug=0
+log_stderror=yes
+children={children}
+listen=udp:127.0.0.1:{port}
+disable_tcp=yes
+auto_aliases=no
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "sl.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "siputils.so"
+loadmodule "textops.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "auth.so"
+modparam("usrloc", "db_mode", 0)
+modparam("auth", "nonce_expire", 30)
+
+request_route {{
+    if (!mf_process_maxfwd_header("10")) {{ sl_send_reply("483", "Too Many Hops"); exit; }}
+    if (!is_method("REGISTER")) {{ sl_send_reply("405", "Method Not Allowed"); exit; }}
+    if (!pv_www_authenticate("{realm}", "{password}", "0")) {{
+        www_challenge("{realm}", "1");
+        exit;
+    }}
+    consume_credentials();
+    if (!save("location")) {{ sl_reply_error(); }}
+    exit;
+}}
+"""
+
+
+def free_port() -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+                t.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its children (Kamailio forks its workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        proc_pid, ppid = int(stat.parent.name), int(fields[1])
+        if proc_pid == pid or ppid == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+@dataclass
+class Step:
+    rate: int
+    seconds: float
+    ok: int
+    failed: int
+    retrans: int
+    cpu: float = 0.0  # server CPU seconds during the step
+
+    @property
+    def cpu_us_per_registration(self) -> float:
+        return self.cpu / self.ok * 1e6 if self.ok else float("nan")
+
+    @property
+    def achieved(self) -> float:
+        return self.ok / self.seconds
+
+    @property
+    def clean(self) -> bool:
+        """Every registration done, none retransmitted, and the offered rate held (within 10 %)."""
+        return self.failed == 0 and self.retrans == 0 and self.achieved >= 0.9 * self.rate
+
+
+def run_sipp(port: int, rate: int, seconds: float, work: Path, server_pid: int) -> Step:
+    """One sipp run of ``rate`` registrations/s for ``seconds``; counts from sipp's final screen."""
+    total = int(rate * seconds)
+    cmd = [
+        "sipp", f"127.0.0.1:{port}", "-sf", str(HERE / "register.xml"), "-i", "127.0.0.1", "-p", str(free_port()),
+        "-r", str(rate), "-rp", "1000", "-m", str(total), "-l", str(max(100, rate * 4)),
+        "-s", USER, "-au", USER, "-ap", PASSWORD, "-key", "domain", REALM, "-key", "expires", "3600",
+        "-recv_timeout", "4000", "-timeout", f"{int(seconds * 3 + 20)}s", "-nostdin", "-max_socket", "1000",
+    ]
+    started, cpu_before = time.monotonic(), tree_cpu(server_pid)
+    result = subprocess.run(cmd, cwd=work, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    elapsed, cpu = time.monotonic() - started, tree_cpu(server_pid) - cpu_before
+    out = result.stdout
+    ok = _last_int(out, r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)")
+    failed = _last_int(out, r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)")
+    rows = re.findall(r"REGISTER ---------->\s+\d+\s+(\d+)", out)
+    retrans = sum(int(r) for r in rows[-2:])  # the final screen's two REGISTER rows
+    return Step(rate, max(elapsed, seconds), ok, failed, retrans, cpu)
+
+
+def _last_int(text: str, pattern: str) -> int:
+    found = re.findall(pattern, text)
+    return int(found[-1]) if found else 0
+
+
+def clean_maximum(name: str, port: int, pid: int, start: int, seconds: float, work: Path, limit: int = 60000) -> Step | None:
+    """Step the rate up by 25 % until a step is not clean; return the last clean step."""
+    best: Step | None = None
+    rate = start
+    while rate <= limit:
+        step = run_sipp(port, rate, seconds, work, pid)
+        print(f"  {name:9s} {rate:6d}/s offered: {step.ok} ok in {step.seconds:.1f} s = {step.achieved:8.0f}/s, {step.failed} failed, "
+              f"{step.retrans} retransmitted, {step.cpu_us_per_registration:5.0f} CPU-us/registration "
+              f"-> {'clean' if step.clean else 'NOT clean'}", flush=True)
+        if not step.clean:
+            break
+        best = step
+        rate = int(rate * 1.25)
+        time.sleep(1)  # let retransmission timers of the last step die out
+    return best
+
+
+def wait_udp(port: int, proc: subprocess.Popen, what: str, timeout: float = 30) -> None:
+    """Wait until something answers an OPTIONS on ``port``."""
+    probe = (f"OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bKprobe\r\n"
+             f"From: <sip:probe@127.0.0.1>;tag=p\r\nTo: <sip:127.0.0.1>\r\nCall-ID: probe\r\nCSeq: 1 OPTIONS\r\n"
+             f"Content-Length: 0\r\n\r\n").encode()
+    deadline = time.monotonic() + timeout
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.5)
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what} exited with {proc.returncode}")
+            s.sendto(probe, ("127.0.0.1", port))
+            try:
+                s.recvfrom(4096)
+                return
+            except socket.timeout:
+                continue
+    raise TimeoutError(f"{what} did not answer on {port}")
+
+
+def start_wangnet(work: Path) -> tuple[subprocess.Popen, int]:
+    var = work / "wangnet-var"
+    settings = load_settings(environ={}, var_dir=var)
+    store = Store.from_settings(settings)
+    store.upgrade()
+    with store.session() as s:
+        s.add(Phone(extension=USER, site_id="city", realm=REALM, ha1_md5=ha1(USER, REALM, PASSWORD),
+                    ha1_sha256=ha1(USER, REALM, PASSWORD, "SHA-256")))
+    store.dispose()
+    port = free_port()
+    env = {**os.environ, "WANGNET_VAR_DIR": str(var), "WANGNET_SIP_REALM": REALM, "WANGNET_SIP_DIGEST_ALGORITHMS": "MD5"}
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("wangnet")), "sip", "--port", str(port)], env=env,
+                            stdout=(work / "wangnet.log").open("w"), stderr=subprocess.STDOUT)
+    try:
+        wait_udp(port, proc, "wangnet sip")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, port
+
+
+def start_kamailio(work: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    cfg = work / "kamailio.cfg"
+    cfg.write_text(KAMAILIO_CFG.format(children=os.cpu_count() or 2, port=port, realm=REALM, password=PASSWORD))
+    run_dir = work / "kamailio-run"
+    run_dir.mkdir()
+    check = subprocess.run(["kamailio", "-c", "-f", str(cfg)], capture_output=True, text=True)
+    if check.returncode != 0:
+        raise RuntimeError(f"kamailio config check failed:\n{check.stderr[-2000:]}")
+    proc = subprocess.Popen(["kamailio", "-f", str(cfg), "-DD", "-E", "-m", "256", "-M", "16", "-Y", str(run_dir),
+                             "-P", str(run_dir / "kamailio.pid")],
+                            stdout=(work / "kamailio.log").open("w"), stderr=subprocess.STDOUT)
+    try:
+        wait_udp(port, proc, "kamailio")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, port
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each rate step")
+    parser.add_argument("--start", type=int, default=2000, help="first rate (registrations/s)")
+    args = parser.parse_args()
+    for binary in ("sipp", "kamailio"):
+        if shutil.which(binary) is None:
+            print(f"{binary} is not installed (Debian packages sip-tester, kamailio)", file=sys.stderr)
+            return 2
+    with tempfile.TemporaryDirectory(prefix="bench-sip-") as tmp:
+        work = Path(tmp)
+        print(f"bench/sip: authenticated registrations/s (sipp, {args.seconds:.0f} s per step, 2 transactions each), "
+              f"{os.cpu_count()} CPUs")
+        kamailio, kport = start_kamailio(work)
+        try:
+            print("Kamailio 5.6 (in-memory usrloc, auth):")
+            kam = clean_maximum("kamailio", kport, kamailio.pid, args.start, args.seconds, work)
+        finally:
+            stop(kamailio)
+        wangnet, wport = start_wangnet(work)
+        try:
+            print("wangnet sip:")
+            wan = clean_maximum("wangnet", wport, wangnet.pid, args.start, args.seconds, work)
+            over = None
+            if wan is not None:
+                time.sleep(2)
+                over = run_sipp(wport, wan.rate * 2, args.seconds, work, wangnet.pid)
+                print(f"  wangnet   {over.rate:6d}/s offered (2x clean max): {over.achieved:8.0f}/s done, "
+                      f"{over.failed} failed, {over.retrans} retransmitted")
+        finally:
+            stop(wangnet)
+        print()
+        kam_rate = kam.achieved if kam else 0.0
+        wan_rate = wan.achieved if wan else 0.0
+        print(f"clean maximum: wangnet {wan_rate:,.0f}/s, Kamailio {kam_rate:,.0f}/s, "
+              f"ratio {wan_rate / kam_rate if kam_rate else float('nan'):.2f}x Kamailio")
+        if kam and wan:
+            print(f"server CPU per registration at the clean maximum: wangnet {wan.cpu_us_per_registration:.0f} us, "
+                  f"Kamailio {kam.cpu_us_per_registration:.0f} us (all its processes) "
+                  f"-> Kamailio is {wan.cpu_us_per_registration / kam.cpu_us_per_registration:.1f}x as CPU-efficient")
+        load = os.getloadavg()[0]
+        print(f"load average during the run: {load:.1f} on {os.cpu_count()} CPUs (other work on the machine skews rates)")
+        if over is not None and wan is not None:
+            held = over.achieved / wan.achieved
+            print(f"at 2x its clean maximum wangnet completed {over.achieved:,.0f}/s = {held:.2f}x its clean maximum "
+                  f"({'kept serving' if held >= 1.0 else 'fell below its clean maximum'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""The SIP service: UDP and TCP sockets on one port, feeding the registrar and the proxy.
+
+The hot path for UDP is: read a batch of datagrams with their kernel receive
+timestamps; answer a retransmission from the transaction cache before any
+parsing; drop, unparsed, a datagram that waited in the socket queue longer
+than ``max_queue_age`` (its sender has retransmitted it already, so working
+on it would only feed the backlog); once datagrams wait longer than
+``busy_queue_age``, answer *new* registrations (REGISTER without
+Authorization) 503 with Retry-After so that the capacity goes to finishing
+the registrations already challenged — half-done work is what makes a
+registrar collapse; parse; decide; send. The database
+is touched only by background tasks in worker threads: credentials refreshed,
+changed bindings written behind, both loaded at start.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+import time
+
+from telephony import persistence
+from telephony.digest import NonceSigner
+from telephony.directory import Directory
+from telephony.location import LocationTable
+from telephony.metrics import SipMetrics
+from telephony.proxy import Peer, Proxy, Send
+from telephony.registrar import Registrar
+from telephony.sip.errors import SipSyntaxError
+from telephony.sip.message import Request, Response, frame_length, parse_message, salvage_reply_headers
+from telephony.transactions import ResponseCache
+from wangnet.config import Settings
+from wangnet.store import Store
+
+log = logging.getLogger(__name__)
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("qq")
+BATCH = 256
+
+
+class SipService:
+    """Registrar + proxy over UDP and TCP; implements ``wangnet.runtime.Service``."""
+
+    name = "sip"
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        algorithms: tuple[str, ...] | None = None,
+        min_expires: int = 60,
+        max_queue_age: float = 0.4,
+        busy_queue_age: float = 0.2,
+        flush_interval: float = 1.0,
+        refresh_interval: float = 5.0,
+        throttle_limit: int = 5,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.host = host or settings.sip_host
+        self.requested_port = settings.sip_port if port is None else port
+        self.max_queue_age = max_queue_age
+        self.busy_queue_age = busy_queue_age
+        self.flush_interval = flush_interval
+        self.refresh_interval = refresh_interval
+        self.directory = Directory()
+        self.location = LocationTable()
+        self.registrar = Registrar(
+            settings.sip_realm, self.directory, self.location, NonceSigner(),
+            algorithms=algorithms or tuple(a.strip() for a in settings.sip_digest_algorithms.split(",")),
+            min_expires=min_expires,
+        )
+        self.registrar.throttle.limit = throttle_limit
+        self.proxy: Proxy | None = None
+        self.cache = ResponseCache()
+        self.metrics = SipMetrics()
+        self.port = 0
+        self.retransmissions = 0
+        self.shed = 0
+        self.rejected_busy = 0
+        self.malformed = 0
+        self._udp: socket.socket | None = None
+        self._tcp_server: asyncio.AbstractServer | None = None
+        self._tcp: dict[tuple[str, int], "_TcpConnection"] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_malformed_log = 0.0
+        self._flush_lock = asyncio.Lock()
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        self.directory.replace(await asyncio.to_thread(persistence.load_credentials, self.store))
+        self.location.bindings = await asyncio.to_thread(persistence.load_bindings, self.store, time.time())
+        await self._bind(loop)
+        self.proxy = Proxy(self.host, self.port, self.settings.sip_realm, self.directory, self.location)
+        assert self._udp is not None
+        loop.add_reader(self._udp.fileno(), self._on_udp_readable)
+        self._tasks = [loop.create_task(self._housekeeping(), name="sip-housekeeping")]
+        log.info("SIP registrar/proxy on udp+tcp %s:%d realm %s (%d phones, %d bindings restored)",
+                 self.host, self.port, self.settings.sip_realm, len(self.directory), self.location.count())
+
+    async def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        last_error: OSError | None = None
+        for _ in range(20):  # port 0: UDP picks, TCP must get the same number
+            udp = socket.socket(family, socket.SOCK_DGRAM)
+            try:
+                udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+                udp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                udp.bind((self.host, self.requested_port))
+                udp.setblocking(False)
+                port = udp.getsockname()[1]
+                self._tcp_server = await loop.create_server(
+                    lambda: _TcpConnection(self), self.host, port, reuse_address=True
+                )
+            except OSError as exc:
+                udp.close()
+                last_error = exc
+                if self.requested_port:
+                    raise
+                continue
+            self._udp, self.port = udp, port
+            return
+        raise OSError(f"no port free for both UDP and TCP on {self.host}: {last_error}")
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self._tasks = []
+        if self._udp is not None and self._loop is not None:
+            self._loop.remove_reader(self._udp.fileno())
+            self._udp.close()
+            self._udp = None
+        if self._tcp_server is not None:
+            self._tcp_server.close()
+            for conn in list(self._tcp.values()):
+                conn.close()
+            await self._tcp_server.wait_closed()
+            self._tcp_server = None
+        await self._flush()
+
+    # ---- UDP hot path ---------------------------------------------------------------------------
+    def _on_udp_readable(self) -> None:
+        sock = self._udp
+        if sock is None:
+            return
+        recvmsg = sock.recvmsg
+        now = time.time()
+        limit = now - self.max_queue_age
+        busy_limit = now - self.busy_queue_age
+        cache = self.cache
+        for _ in range(BATCH):
+            try:
+                data, ancdata, _, addr = recvmsg(65535, 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # e.g. ICMP port unreachable reported on the socket
+                continue
+            cached = cache.get(data, now)
+            if cached is not None:
+                self.retransmissions += 1
+                sock.sendto(cached, addr)
+                continue
+            if ancdata:
+                sec, nsec = _TIMESPEC.unpack_from(ancdata[0][2])
+                stamp = sec + nsec * 1e-9
+                if stamp < limit:
+                    self.shed += 1
+                    continue
+                if stamp < busy_limit and data.startswith(b"REGISTER ") and not _has_authorization(data):
+                    self._reject_busy(data, addr, now)
+                    continue
+            self._on_message(data, Peer("udp", addr[0], addr[1]), now, addr)
+
+    def _reject_busy(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+        """503 + Retry-After for a new registration while a backlog builds: finishing the registrations
+        already challenged is worth more than starting new ones (half-done work is what collapses)."""
+        self.rejected_busy += 1
+        headers = salvage_reply_headers(data)
+        if headers is None or self._udp is None:
+            return
+        response = Response(headers=headers, status=503, reason="Service Unavailable")
+        response.headers.add("Retry-After", "5")
+        response.headers.add("Content-Length", "0")
+        out = bytes(response)
+        self.cache.put(data, out, now)
+        self._udp.sendto(out, addr)
+
+    def _on_message(self, data: bytes, peer: Peer, now: float, addr: tuple[str, int] | None = None) -> None:
+        if len(data) < 8 and not data.strip():
+            return  # CRLF keep-alive
+        try:
+            message = parse_message(data)
+        except SipSyntaxError as exc:
+            self._malformed(data, exc, peer, now)
+            return
+        try:
+            if isinstance(message, Request):
+                if message.method == "REGISTER":
+                    key = message.transaction_key()
+                    response = self.cache.get(key, now)
+                    if response is not None:  # a retransmission that is not byte-identical
+                        self.retransmissions += 1
+                    else:
+                        response = bytes(self.registrar.handle(message, str(peer), now))
+                        self.cache.put(key, response, now)
+                    if peer.transport == "udp":
+                        self.cache.put(data, response, now)
+                    self._send(Send(peer, response))
+                    return
+                sends = self.proxy.on_request(message, peer, now)  # type: ignore[union-attr]
+            else:
+                sends = self.proxy.on_response(message, peer, now)  # type: ignore[union-attr]
+        except SipSyntaxError as exc:  # a header only looked at by the engine was malformed
+            self._malformed(data, exc, peer, now)
+            return
+        except Exception as exc:  # a bug must cost one message, never the service
+            self.malformed += 1
+            if now - self._last_malformed_log >= 1.0:
+                self._last_malformed_log = now
+                log.exception("SIP: message from %s could not be handled: %s", peer, exc)
+            return
+        for send in sends:
+            self._send(send)
+
+    def _malformed(self, data: bytes, exc: SipSyntaxError, peer: Peer, now: float) -> None:
+        self.malformed += 1
+        if now - self._last_malformed_log >= 1.0:
+            self._last_malformed_log = now
+            log.info("SIP: malformed message from %s: %s", peer, exc)
+        headers = salvage_reply_headers(data)
+        if headers is None:
+            return  # a response, or nothing to answer to: drop
+        response = Response(headers=headers, status=400, reason="Bad Request")
+        response.headers.add("Warning", '399 wangnet "' + str(exc).replace('"', "'")[:200] + '"')
+        response.headers.add("Content-Length", "0")
+        out = bytes(response)
+        if peer.transport == "udp":
+            self.cache.put(data, out, now)
+        self._send(Send(peer, out))
+
+    def _send(self, send: Send) -> None:
+        peer = send.peer
+        if peer.transport == "udp":
+            if self._udp is not None:
+                try:
+                    self._udp.sendto(send.data, (peer.host, peer.port))
+                except OSError as exc:
+                    log.debug("SIP: send to %s failed: %s", peer, exc)
+            return
+        conn = self._tcp.get((peer.host, peer.port))
+        if conn is not None:
+            conn.write(send.data)
+        elif self._loop is not None:
+            self._loop.create_task(self._connect_and_send(peer, send.data))
+
+    async def _connect_and_send(self, peer: Peer, data: bytes) -> None:
+        try:
+            assert self._loop is not None
+            _, conn = await asyncio.wait_for(
+                self._loop.create_connection(lambda: _TcpConnection(self), peer.host, peer.port), 5
+            )
+            conn.write(data)
+        except (OSError, asyncio.TimeoutError) as exc:
+            log.info("SIP: cannot reach %s over TCP: %s", peer, exc)
+
+    # ---- background -----------------------------------------------------------------------------
+    async def _housekeeping(self) -> None:
+        next_flush = next_refresh = time.monotonic()
+        while True:
+            await asyncio.sleep(0.25)
+            now = time.time()
+            if self.proxy is not None:
+                for send in self.proxy.tick(now):
+                    self._send(send)
+            self.cache.sweep(now)
+            mono = time.monotonic()
+            if mono >= next_flush:
+                next_flush = mono + self.flush_interval
+                self.location.expire(now)
+                self.registrar.throttle.sweep(now)
+                self._update_metrics()
+                try:
+                    await self._flush()
+                except Exception:  # the store being away must not stop the registrar
+                    log.exception("SIP: writing bindings behind failed; will retry")
+            if mono >= next_refresh:
+                next_refresh = mono + self.refresh_interval
+                try:
+                    self.directory.replace(await asyncio.to_thread(persistence.load_credentials, self.store))
+                except Exception:
+                    log.exception("SIP: refreshing credentials failed; keeping the old ones")
+
+    async def _flush(self) -> None:
+        async with self._flush_lock:  # one writer at a time; a caller of flush() waits for one in progress
+            bindings, activity = self.location.take_dirty()
+            if not bindings and not activity:
+                return
+            try:
+                await asyncio.to_thread(persistence.flush, self.store, self.directory.phones, bindings, activity)
+            except BaseException:
+                self.location.dirty.update(bindings)  # try again next time
+                for extension, act in activity.items():  # keep the failure counts for the next attempt
+                    pending = self.location.activity.setdefault(extension, act)
+                    if pending is not act:
+                        pending.new_failures += act.new_failures
+                raise
+
+    async def refresh_credentials(self) -> None:
+        """Reload HA1s now (the registry calls this after creating phones, instead of waiting)."""
+        self.directory.replace(await asyncio.to_thread(persistence.load_credentials, self.store))
+
+    async def flush(self) -> None:
+        """Write pending binding changes to the store now."""
+        await self._flush()
+
+    def _update_metrics(self) -> None:
+        m = self.metrics
+        m.bindings.set(self.location.count())
+        m.transaction_cache.set(len(self.cache))
+        m.advance("registrations", self.registrar.stats.registrations)
+        m.advance("auth_failures", self.registrar.stats.auth_failures)
+        m.advance("challenges", self.registrar.stats.challenges)
+        m.advance("retransmissions", self.retransmissions)
+        m.advance("shed", self.shed)
+        m.advance("rejected_busy", self.rejected_busy)
+        m.advance("malformed", self.malformed)
+        if self.proxy is not None:
+            m.advance("calls", self.proxy.stats.calls_attempted)
+            m.advance("calls_answered", self.proxy.stats.calls_answered)
+
+
+def _has_authorization(data: bytes) -> bool:
+    return b"\nAuthorization:" in data or b"\nauthorization:" in data
+
+
+class _TcpConnection(asyncio.Protocol):
+    """One TCP connection: frames messages by Content-Length and hands them to the service."""
+
+    def __init__(self, service: SipService) -> None:
+        self.service = service
+        self.buffer = bytearray()
+        self.transport: asyncio.Transport | None = None
+        self.peer: Peer | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        host, port = transport.get_extra_info("peername")[:2]
+        self.peer = Peer("tcp", host, port)
+        self.service._tcp[(host, port)] = self
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.peer is not None and self.service._tcp.get((self.peer.host, self.peer.port)) is self:
+            del self.service._tcp[(self.peer.host, self.peer.port)]
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        while buffer:
+            while buffer[:2] == b"\r\n":  # keep-alives between messages
+                del buffer[:2]
+            if not buffer:
+                return
+            try:
+                length = frame_length(buffer)
+            except SipSyntaxError as exc:
+                self.service._malformed(bytes(buffer), exc, self.peer, time.time())  # type: ignore[arg-type]
+                self.close()
+                return
+            if length is None:
+                return
+            message = bytes(buffer[:length])
+            del buffer[:length]
+            self.service._on_message(message, self.peer, time.time())  # type: ignore[arg-type]
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
