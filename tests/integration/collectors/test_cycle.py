@@ -198,3 +198,37 @@ def test_link_down_trap_raises_the_link_alert_at_once(agents, store):
             await receiver.stop()
 
     asyncio.run(scenario())
+
+
+def test_agent_restart_resets_uptime_and_gives_no_rate_spike(agents, store, tmp_path):
+    """An agent that restarts (sysUpTime back to zero) yields no rate for that interval, then normal rates."""
+    procs, ports = agents
+    inventory = load_inventory(SMALL)
+    resolver = CredentialResolver({"WANGNET_CRED_SNMP_RO_COMMUNITY": "ro-community-x1"})
+    current = dict(ports)
+    collector = Collector(
+        inventory, store,
+        lambda: build_targets(inventory, lambda d: Endpoint("127.0.0.1", current[d.id].port), resolver, timeout=2.0, retries=1),
+    )
+
+    async def scenario():
+        try:
+            await collector.cycle()
+            second = await collector.cycle()
+            before = second.rates[("dalad-rt", "lo")]
+            assert before.in_bps is not None and before.in_bps >= 0
+            uptime_before = next(r.uptime_ticks for r in second.results if r.device == "dalad-rt")
+            stop(procs["dalad-rt"])  # the "reboot": a new agent process on a new port
+            procs["dalad-rt"], current["dalad-rt"] = start_snmpd(tmp_path / "rebooted", "ro-community-x1", "dalad-rt")
+            collector.poller.close()  # a new engine: the old one's session was bound to the old port
+            collector.poller = None
+            after = await collector.cycle()
+            uptime_after = next(r.uptime_ticks for r in after.results if r.device == "dalad-rt")
+            assert uptime_after < uptime_before
+            assert after.rates[("dalad-rt", "lo")].in_bps is None  # discarded, not a spike
+            third = await collector.cycle()
+            assert third.rates[("dalad-rt", "lo")].in_bps is not None
+        finally:
+            collector.close()
+
+    asyncio.run(scenario())
