@@ -21,7 +21,7 @@ from web.i18n import LOCALES, compile_catalogs, select_locale, translation_direc
 
 
 # Each area's blueprint module: it defines ``bp`` and may define ``NAV`` (menu entries).
-AREA_MODULES: tuple[str, ...] = ("web.auth", "web.network", "web.live", "web.alerts", "web.devices", "web.tools", "web.admin", "web.phones", "web.vod")
+AREA_MODULES: tuple[str, ...] = ("web.auth", "web.network", "web.live", "web.alerts", "web.devices", "web.tools", "web.openapi", "web.admin", "web.phones", "web.vod")
 
 
 def create_app(
