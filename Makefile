@@ -53,7 +53,10 @@ run: setup
 	$(BIN)/wangnet db upgrade
 	$(BIN)/wangnet user demo-admin
 	$(BIN)/wangnet vod demo --if-empty
-	$(BIN)/wangnet serve
+	@# the devices, simulated on 127.0.0.1 (no root needed); stopped when serve exits
+	@$(BIN)/wangnet sim down >/dev/null
+	$(BIN)/wangnet sim up
+	trap '$(BIN)/wangnet sim down' EXIT; $(BIN)/wangnet serve
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -27,8 +27,11 @@ log = logging.getLogger(__name__)
 
 
 def trap_port(settings: Settings) -> int:
+    """The configured port; in lab mode the port the lab's devices send to; else 162 as root, 1162 not."""
     if settings.trap_port:
         return settings.trap_port
+    if settings.device_mode == "lab":
+        return settings.lab_trap_port
     return 162 if os.geteuid() == 0 else 1162
 
 
@@ -40,7 +43,7 @@ def trap_host(settings: Settings) -> str:
 
 def make_collector(settings: Settings, inventory: Inventory, store: Store, timeout: float = 1.0, retries: int = 1) -> Collector:
     services = None
-    if settings.device_mode != "sim":  # the simulation serves SNMP only; applications are checked for real
+    if settings.device_mode == "production":  # the lab and the simulation emulate devices, not the applications
         services = lambda: [(s, str(s.address), s.port) for s in inventory.services]  # noqa: E731
     return Collector(
         inventory,
@@ -88,6 +91,7 @@ def build_services(settings: Settings, store: Store, inventory: Inventory) -> li
             inventory,
             store,
             lambda pinned: ssh_logins(inventory, lambda d: (str(d.mgmt), 22), resolver, pinned),
+            platform_override="linux" if settings.device_mode == "lab" else None,
         )
         out.append(NapalmService(napalm, settings.napalm_interval))
     return out

@@ -7,6 +7,7 @@ from typing import Callable
 
 import pytest
 
+from tests.lab_fixtures import lab, lab_session, sim  # noqa: F401  (one session-wide lab for every area)
 from wangnet import accounts
 from wangnet.config import PROJECT_ROOT, Settings, load_settings
 from wangnet.store import Store

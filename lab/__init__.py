@@ -1,0 +1,1 @@
+"""The inventory's network emulated: the namespace lab (root) and the SNMP simulation (no root)."""
