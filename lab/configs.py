@@ -101,6 +101,8 @@ def sshd_config(node: Node, device_dir: Path, authorized_keys: Path, username: s
         f"HostKey {device_dir / 'ssh_host_ed25519_key'}",
         "PidFile none",
         "UsePAM no",
+        # the lab's files may live under a world-writable /tmp (a CI clone): sshd's path checks would refuse them
+        "StrictModes no",
         "PermitRootLogin no",
         f"AllowUsers {username}",
         "PasswordAuthentication yes",

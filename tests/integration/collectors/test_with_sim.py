@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from sqlalchemy import select
 
@@ -37,6 +38,10 @@ def test_failed_uplink_is_one_alert_listing_dalad_and_its_townships(sim, tmp_pat
             assert open_alerts() == []
 
             sim.fail(link=UPLINK)
+            # the simulation applies it within moments; poll once it has, as the test is about the verdict
+            deadline = time.monotonic() + 30
+            while sim.snmp("snmpget", "dalad-rt", "1.3.6.1.2.1.1.3.0").returncode == 0 and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
             await collector.cycle()
             assert open_alerts() == [(f"link:{UPLINK}", list(expected.cut_off_sites))]
             with store.session() as s:
