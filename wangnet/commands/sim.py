@@ -30,6 +30,19 @@ def sim() -> None:
     """Simulate the inventory's devices as SNMPv2c agents on loopback (for `make run` and machines without root)."""
 
 
+def _udp_range_free(base: int, count: int) -> bool:
+    """Whether every port of the range can be bound on 127.0.0.1 right now."""
+    import socket
+
+    for port in range(base, base + count):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
 @sim.command()
 @inventory_option
 @click.option("--port-base", type=int, default=None,
@@ -43,6 +56,10 @@ def up(ctx: click.Context, inventory: Path | None, port_base: int | None) -> Non
     path = resolve_inventory_path(ctx, inventory)
     load_or_exit(path)
     base = settings.sim_port_base if port_base is None else port_base
+    count = len(load_or_exit(path).devices)
+    if base and not _udp_range_free(base, count):
+        click.echo(f"sim: some of UDP ports {base}–{base + count - 1} are taken on 127.0.0.1; using free ports instead")
+        base = 0
     state = _guard(sim_up, _var_dir(ctx), path, base)
     ports = sorted(ep["port"] for ep in state["devices"].values())
     click.echo(f"sim: {len(ports)} devices on 127.0.0.1 UDP ports {ports[0]}–{ports[-1]} (pid {state['pid']})")
