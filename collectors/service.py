@@ -128,7 +128,7 @@ class Collector:
             assessment = self._assess(results, errors)
             new_cause = any(not self.hysteresis.is_active(c.key) for c in assessment.causes)
             if confirm and self.confirm_delay > 0 and new_cause:
-                results = await self._confirm(results, targets, assessment)
+                results = await self._confirm(targets)
                 assessment = self._assess(results, errors)
             service_states = await self._check_services(assessment)
             service_causes = tuple(
@@ -172,7 +172,7 @@ class Collector:
                 oper[key] = up
         return correlate(self.graph, answering, links_reported_down(self.graph, oper))
 
-    async def _confirm(self, results: list[PollResult], targets: list[SnmpTarget], assessment: Assessment) -> list[PollResult]:
+    async def _confirm(self, targets: list[SnmpTarget]) -> list[PollResult]:
         """Poll everything once more before naming a new cause.
 
         Polls within one cycle are not simultaneous, and agents cache their

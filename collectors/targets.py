@@ -8,10 +8,10 @@ A device whose credential cannot be resolved is reported, not silently dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 from collectors.snmp import SnmpTarget
-from topology.schema import Device, Inventory
+from topology.schema import Credential, Device, Inventory
 from wangnet.credentials import CredentialError, CredentialResolver, Secret
 
 
@@ -19,15 +19,31 @@ from wangnet.credentials import CredentialError, CredentialResolver, Secret
 class Endpoint:
     host: str
     port: int = 161
-    community: Secret | None = None  # the simulation's per-device community overrides the inventory's credential
 
 
 EndpointFn = Callable[[Device], Endpoint]
 
 
-def inventory_endpoint(device: Device) -> Endpoint:
-    """Production and lab: the management address from the inventory."""
-    return Endpoint(str(device.mgmt), 161)
+def snmp_target(
+    device_id: str,
+    host: str,
+    port: int,
+    kind: str,
+    secrets: Mapping[str, Secret],
+    cred: Credential | None,
+    timeout: float,
+    retries: int,
+) -> SnmpTarget:
+    """A target from a resolved credential: v2c community, or a v3 user with the inventory's protocols."""
+    if kind == "snmp-v2c":
+        return SnmpTarget(device_id, host, port, community=secrets["community"], timeout=timeout, retries=retries)
+    return SnmpTarget(
+        device_id, host, port,
+        username=secrets["username"], auth_key=secrets["auth_key"], priv_key=secrets["priv_key"],
+        auth_protocol=(cred.auth_protocol if cred else None) or "sha",
+        priv_protocol=(cred.priv_protocol if cred else None) or "aes",
+        timeout=timeout, retries=retries,
+    )
 
 
 def build_targets(
@@ -36,40 +52,19 @@ def build_targets(
     credentials: CredentialResolver,
     timeout: float = 1.0,
     retries: int = 1,
-    devices: set[str] | None = None,
 ) -> tuple[list[SnmpTarget], dict[str, str]]:
-    """Targets for every device (or ``devices``), and an error per device that cannot be polled."""
+    """Targets at explicit endpoints with the inventory's credentials, and an error per device that cannot be polled."""
     targets: list[SnmpTarget] = []
     errors: dict[str, str] = {}
     for device in inventory.devices:
-        if devices is not None and device.id not in devices:
-            continue
         where = endpoint(device)
-        if where.community is not None:
-            targets.append(SnmpTarget(device.id, where.host, where.port, community=where.community, timeout=timeout, retries=retries))
-            continue
         cred = inventory.credentials[device.snmp]
         try:
             secrets = credentials.resolve(device.snmp, cred.kind)
         except CredentialError as exc:
             errors[device.id] = f"{device.id}: {exc}"
             continue
-        if cred.kind == "snmp-v2c":
-            target = SnmpTarget(device.id, where.host, where.port, community=secrets["community"], timeout=timeout, retries=retries)
-        else:
-            target = SnmpTarget(
-                device.id,
-                where.host,
-                where.port,
-                username=secrets["username"],
-                auth_key=secrets["auth_key"],
-                priv_key=secrets["priv_key"],
-                auth_protocol=cred.auth_protocol or "sha",
-                priv_protocol=cred.priv_protocol or "aes",
-                timeout=timeout,
-                retries=retries,
-            )
-        targets.append(target)
+        targets.append(snmp_target(device.id, where.host, where.port, cred.kind, secrets, cred, timeout, retries))
     return targets, errors
 
 
@@ -97,17 +92,6 @@ def targets_for_mode(
         except (EndpointError, CredentialError) as exc:
             errors[device.id] = f"{device.id}: {exc}"
             continue
-        if ep.snmp_kind == "snmp-v2c":
-            targets.append(SnmpTarget(device.id, ep.address, ep.port, community=secrets["community"], timeout=timeout, retries=retries))
-            continue
         cred = inventory.credentials.get(ep.snmp_credential)
-        targets.append(
-            SnmpTarget(
-                device.id, ep.address, ep.port,
-                username=secrets["username"], auth_key=secrets["auth_key"], priv_key=secrets["priv_key"],
-                auth_protocol=(cred.auth_protocol if cred else None) or "sha",
-                priv_protocol=(cred.priv_protocol if cred else None) or "aes",
-                timeout=timeout, retries=retries,
-            )
-        )
+        targets.append(snmp_target(device.id, ep.address, ep.port, ep.snmp_kind, secrets, cred, timeout, retries))
     return targets, errors

@@ -61,7 +61,7 @@ def trap_sources(settings: Settings, inventory: Inventory) -> Callable[[str], "t
     polled with SNMPv3; so a trap is accepted with the community of any v2c
     credential of the inventory, but only from a device's management address.
     """
-    resolver = CredentialResolver(settings.extra_env, settings.secrets_file)
+    resolver = CredentialResolver.from_settings(settings)
     communities = set()
     for cred_id, cred in inventory.credentials.items():
         if cred.kind == "snmp-v2c":
@@ -86,7 +86,7 @@ def build_services(settings: Settings, store: Store, inventory: Inventory) -> li
     out: list[Service] = [polling]
     if settings.device_mode != "sim":
         out.append(TrapReceiver(trap_host(settings), trap_port(settings), trap_sources(settings, inventory), polling.on_trap))
-        resolver = CredentialResolver(settings.extra_env, settings.secrets_file)
+        resolver = CredentialResolver.from_settings(settings)
         napalm = NapalmCollector(
             inventory,
             store,

@@ -25,6 +25,7 @@ from topology.analysis import impact_of_device, impact_of_link
 from topology.graph import build_graph
 from topology.loader import load_inventory
 from topology.schema import Inventory
+from wangnet.processes import pid_alive
 
 STATE_VERSION = 1
 NETNS_DIR = Path("/run/netns")
@@ -188,12 +189,12 @@ def down(run_dir: RunDir, log: Any = print) -> list[str]:
         log("lab: nothing to take down")
         return []
     pid = state.get("supervisor_pid")
-    if pid and _alive(pid):
+    if pid and pid_alive(pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
     problems = netns.teardown(state["netns"], state["host_if"])
     if not state.get("netns_dir_existed", True) and NETNS_DIR.exists() and not any(NETNS_DIR.iterdir()):
@@ -207,18 +208,6 @@ def down(run_dir: RunDir, log: Any = print) -> list[str]:
         log(f"lab: could not remove: {problem}")
     log("lab: down" if not problems else "lab: down, with leftovers (see above)")
     return problems
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _need_state(run_dir: RunDir) -> dict[str, Any]:
@@ -309,14 +298,14 @@ def status(run_dir: RunDir, check_reachability: bool = True) -> dict[str, Any]:
         daemons = json.loads((run_dir.root / "supervisor.json").read_text())["daemons"]
     except (FileNotFoundError, ValueError, KeyError):
         daemons = {}
-    running = sum(1 for d in daemons.values() if d["pid"] and _alive(d["pid"]))
+    running = sum(1 for d in daemons.values() if d["pid"] and pid_alive(d["pid"]))
     out: dict[str, Any] = {
         "run_dir": str(run_dir.root),
-        "supervisor": {"pid": sup_pid, "alive": bool(sup_pid and _alive(sup_pid))},
+        "supervisor": {"pid": sup_pid, "alive": bool(sup_pid and pid_alive(sup_pid))},
         "devices": len(state["devices"]),
         "links": len(state["links"]),
         "daemons": {"configured": len(daemons), "running": running,
-                    "not_running": sorted(n for n, d in daemons.items() if not (d["pid"] and _alive(d["pid"])))},
+                    "not_running": sorted(n for n, d in daemons.items() if not (d["pid"] and pid_alive(d["pid"])))},
         "failed_links": state["failed_links"],
         "failed_devices": state["failed_devices"],
         "secrets_file": state["secrets_file"],

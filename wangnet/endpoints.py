@@ -12,13 +12,13 @@ branch on the mode themselves.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from topology.schema import Device, Inventory
 from wangnet.config import Settings
 from wangnet.credentials import CredentialResolver
+from wangnet.processes import pid_alive
 
 MODES = ("production", "lab", "sim")
 SIM_CREDENTIAL = "sim-v2c"
@@ -72,7 +72,7 @@ class EndpointResolver:
                                     "start it with `wangnet sim up`") from None
             except ValueError as exc:
                 raise EndpointError(f"{path}: not a simulation state file: {exc}") from None
-            if not _pid_alive(int(state.get("pid", 0))):
+            if not pid_alive(int(state.get("pid", 0))):
                 raise EndpointError(f"device mode is sim but the simulation (pid {state.get('pid')}) is not running: "
                                     "start it with `wangnet sim up`")
             self._sim = state["devices"]
@@ -93,15 +93,3 @@ class EndpointResolver:
         if self.mode == "sim":
             return CredentialResolver(self.settings.extra_env, sim_secrets_path(self.settings))
         return CredentialResolver(self.settings.extra_env, self.settings.secrets_file)
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -23,6 +23,7 @@ from lab.sim.model import reachable
 from lab.sim.server import CREDENTIAL_ID, read_failures
 from topology.graph import build_graph
 from topology.loader import load_inventory
+from wangnet.processes import pid_alive
 
 START_TIMEOUT_S = 30.0
 
@@ -42,24 +43,10 @@ def load_state(directory: Path) -> dict[str, Any] | None:
         return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True  # no /proc (not Linux): kill(0) said it exists
-
-
 def running_state(directory: Path) -> dict[str, Any] | None:
     """The state of a simulation whose server is alive, else None."""
     state = load_state(directory)
-    if state is not None and _alive(int(state["pid"])):
+    if state is not None and pid_alive(int(state["pid"])):
         return state
     return None
 
@@ -98,13 +85,13 @@ def down(var_dir: Path) -> bool:
     directory = sim_dir(var_dir)
     state = load_state(directory)
     was_running = False
-    if state is not None and _alive(int(state["pid"])):
+    if state is not None and pid_alive(int(state["pid"])):
         was_running = True
         os.kill(int(state["pid"]), signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while _alive(int(state["pid"])) and time.monotonic() < deadline:
+        while pid_alive(int(state["pid"])) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if _alive(int(state["pid"])):
+        if pid_alive(int(state["pid"])):
             os.kill(int(state["pid"]), signal.SIGKILL)
     if directory.exists():
         shutil.rmtree(directory)
