@@ -62,6 +62,16 @@ class Hysteresis:
             del self._tracks[key]
         return Decision(tuple(opened), tuple(resolved), tuple(flapped))
 
+    def open(self, keys: Iterable[str]) -> Decision:
+        """Open these keys now without counting an absence for the others (an early, partial assessment)."""
+        opened = []
+        for key in sorted(set(keys)):
+            track = self._tracks.setdefault(key, _Track())
+            if not track.active:
+                track.active = True
+                opened.append(key)
+        return Decision(opened=tuple(opened))
+
     def is_active(self, key: str) -> bool:
         track = self._tracks.get(key)
         return bool(track and track.active)

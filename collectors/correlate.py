@@ -166,3 +166,17 @@ def correlate(g: nx.MultiGraph, answering: Iterable[str], down_links: Iterable[s
             links[link_id] = "unknown"
     causes.sort(key=lambda c: c.key)
     return Assessment(devices, links, tuple(causes))
+
+
+def predict(g: nx.MultiGraph, answering: Iterable[str], down_links: Iterable[str]) -> Assessment:
+    """What the next poll will find once ``down_links`` are down, before it has run.
+
+    A linkDown trap says at once which link failed; the devices behind it will
+    only prove silent after their poll timeouts. The graph already knows which
+    devices lose their path to the core, so they are taken as silent now and
+    the assessment names the link as the cause seconds before the poll can.
+    """
+    down = frozenset(down_links)
+    still_reachable = _seen(g, frozenset(g.nodes), down)
+    return correlate(g, frozenset(answering) & still_reachable, down)
+

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from sqlalchemy import select
 
 from collectors.alerts import Decision, Hysteresis
-from collectors.correlate import Assessment, RootCause, correlate, links_reported_down
+from collectors.correlate import Assessment, RootCause, correlate, links_reported_down, predict
 from collectors.models import Alert, DeviceStatus, InterfaceStatus, ServiceStatus
 from collectors.notify import AlertEvent
 from collectors.rates import InterfaceRates, RateTracker
@@ -86,6 +86,7 @@ class Collector:
         self.hysteresis = Hysteresis(clear_after)
         self._restored = False
         self._lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()  # the early trap path and the cycle never write alerts at once
         self.last_report: CycleReport | None = None
         self.last_services: dict[str, ServiceState] = {}
         self.failures: dict[str, int] = {}
@@ -146,7 +147,8 @@ class Collector:
             for result in results:
                 if not result.ok:
                     self.failures[result.device] = self.failures.get(result.device, 0) + 1
-            events = await asyncio.to_thread(self._record, results, errors, assessment, decision, rates, service_states)
+            async with self._write_lock:
+                events = await asyncio.to_thread(self._record, results, errors, assessment, decision, rates, service_states)
             if self.notifier is not None and events:
                 try:
                     await self.notifier.dispatch(events)
@@ -155,7 +157,42 @@ class Collector:
             self.last_report = CycleReport(started, now - started, tuple(results), errors, assessment, decision, rates)
             return self.last_report
 
-    def _assess(self, results: list[PollResult], errors: dict[str, str]) -> Assessment:
+    async def alert_from_traps(self) -> list[AlertEvent]:
+        """Open the alert a linkDown trap implies before the poll it triggers has finished.
+
+        The poll must wait out the timeouts of the devices behind the failed
+        link; the graph already says which devices those are. So the link the
+        trap names opens its alert at once, with its cut-off sites, and the
+        poll that follows confirms it (or, if the trap lied, lets it resolve).
+        Only new link causes that a trap named are opened here: a silent
+        device is never declared down from a prediction.
+        """
+        report = self.last_report
+        if report is None or not self._trap_states:
+            return []
+        if not self._restored:
+            await asyncio.to_thread(self._restore)
+        answering, oper = self._observed(list(report.results), report.errors)
+        trapped = links_reported_down(self.graph, {key: up for key, (up, _) in self._trap_states.items()})
+        predicted = predict(self.graph, answering, links_reported_down(self.graph, oper))
+        fresh = tuple(
+            c for c in predicted.causes
+            if c.kind == "link" and trapped.intersection(c.ids) and not self.hysteresis.is_active(c.key)
+        )
+        if not fresh:
+            return []
+        decision = self.hysteresis.open(c.key for c in fresh)
+        async with self._write_lock:
+            events = await asyncio.to_thread(self._record_early, Assessment({}, {}, fresh), decision)
+        if self.notifier is not None and events:
+            try:
+                await self.notifier.dispatch(events)
+            except Exception:  # telling people must never stop watching the network
+                log.exception("notification dispatch failed")
+        return events
+
+    def _observed(self, results: list[PollResult], errors: dict[str, str]) -> tuple[set[str], dict[tuple[str, str], bool]]:
+        """Who answered and which interfaces are up, with fresh traps overriding cached interface tables."""
         answering = {r.device for r in results if r.ok} | set(errors)  # unpollable ≠ proven down
         oper = {
             (r.device, row.name): row.oper_up
@@ -170,6 +207,10 @@ class Collector:
                 del self._trap_states[key]
             elif key[0] in answering:
                 oper[key] = up
+        return answering, oper
+
+    def _assess(self, results: list[PollResult], errors: dict[str, str]) -> Assessment:
+        answering, oper = self._observed(results, errors)
         return correlate(self.graph, answering, links_reported_down(self.graph, oper))
 
     async def _confirm(self, targets: list[SnmpTarget]) -> list[PollResult]:
@@ -252,6 +293,10 @@ class Collector:
                 s.add(row)
             return self._record_alerts(s, assessment, decision, now)
 
+    def _record_early(self, assessment: Assessment, decision: Decision) -> list[AlertEvent]:
+        with self.store.session() as s:
+            return self._record_alerts(s, assessment, decision, utcnow())
+
     def _record_alerts(self, s, assessment: Assessment, decision: Decision, now) -> list[AlertEvent]:  # type: ignore[no-untyped-def]
         events: list[AlertEvent] = []
         active = {a.key: a for a in s.scalars(select(Alert).where(Alert.state.in_(ACTIVE_STATES)))}
@@ -308,12 +353,15 @@ class CollectorService:
         self._wake: asyncio.Event | None = None
         self.cycles = 0
         self._trusted = False  # the next cycle was triggered by a trap that told us the link state
+        self._early: set[asyncio.Task[object]] = set()
 
     async def start(self) -> None:
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="collectors")
 
     async def stop(self) -> None:
+        for task in list(self._early):
+            task.cancel()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -331,8 +379,19 @@ class CollectorService:
         """linkDown/linkUp/coldStart/warmStart: re-poll at once rather than wait for the schedule."""
         log.info("trap %s from %s (%s): polling now", trap.kind, device, trap.if_name or trap.if_index or "-")
         if trap.kind in ("linkDown", "linkUp", "coldStart", "warmStart"):
-            self._trusted = self.collector.note_trap(device, trap) or self._trusted
+            news = self.collector.note_trap(device, trap)
+            self._trusted = news or self._trusted
+            if news and trap.kind == "linkDown":
+                task = asyncio.get_running_loop().create_task(self._alert_early())
+                self._early.add(task)
+                task.add_done_callback(self._early.discard)
             self.trigger()
+
+    async def _alert_early(self) -> None:
+        try:
+            await self.collector.alert_from_traps()
+        except Exception:  # the poll that follows still raises the alert
+            log.exception("early alert from trap failed")
 
     async def _run(self) -> None:
         assert self._wake is not None

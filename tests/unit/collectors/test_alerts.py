@@ -24,3 +24,13 @@ def test_restore_after_restart_resolves_what_is_gone():
     h.restore(["device:x", "link:y"])
     decision = h.observe(["link:y"])
     assert decision.opened == () and decision.resolved == ("device:x",)
+
+
+def test_an_early_open_leaves_the_other_alerts_alone():
+    h = Hysteresis(clear_after=1)
+    h.observe(["device:x"])
+    assert h.open(["link:a", "device:x"]).opened == ("link:a",)  # device:x was already open
+    assert h.is_active("device:x") and h.is_active("link:a")
+    decision = h.observe(["link:a", "device:x"])  # the poll confirms: nothing new, nothing resolved, no flap
+    assert decision == type(decision)()
+

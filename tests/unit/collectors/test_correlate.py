@@ -1,8 +1,8 @@
 import pytest
 
-from collectors.correlate import DOWN, UNREACHABLE, UP, correlate, links_reported_down
+from collectors.correlate import DOWN, UNREACHABLE, UP, correlate, links_reported_down, predict
 from topology import load_inventory
-from topology.analysis import impact_of_device, impact_of_link
+from topology.analysis import all_link_impacts, impact_of_device, impact_of_link
 from topology.graph import build_graph
 from wangnet.config import PROJECT_ROOT
 
@@ -93,3 +93,21 @@ def test_silent_core_router_is_down_not_unreachable(g):
     keys = [c.key for c in result.causes]
     assert keys == ["device:city-core-1"]
     assert result.devices["city-core-1"].state == DOWN
+
+
+def test_prediction_from_a_trap_names_the_link_while_everyone_still_answers(g):
+    """Right after a linkDown trap the last poll still has every device answering; the graph knows better."""
+    link = "city-core-1--dalad-rt"
+    behind = impact_of_link(g, link)
+    result = predict(g, g.nodes, [link])
+    (cause,) = result.causes
+    assert cause.key == f"link:{link}"
+    assert cause.cut_off_sites == behind.cut_off_sites
+    assert cause == correlate(g, everyone_but(g, behind.cut_off_devices), [link]).causes[0]
+
+
+def test_prediction_of_a_redundant_link_cuts_nothing_off(g):
+    redundant = next(link for link, imp in all_link_impacts(g).items() if not imp.cut_off_devices)
+    (cause,) = predict(g, g.nodes, [redundant]).causes
+    assert cause.key == f"link:{redundant}" and cause.cut_off_sites == ()
+
