@@ -196,7 +196,7 @@ def main() -> None:
             for p in procs + [exporter]:
                 p.wait(10)
     print(f"bench/poll: {args.agents} net-snmp agents on loopback, {len(COLUMNS)} IF-MIB columns + sysUpTime, best of {args.rounds}")
-    print(line("wangnet (pysnmp asyncio)", ours))
+    print(line("wangnet (asyncio, lean v2c)", ours))
     print(line("snmpbulkwalk (net-snmp)", walk))
     print(line("snmp_exporter 0.21", exp))
     per_value = lambda r: r[1] / r[2]  # noqa: E731

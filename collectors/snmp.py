@@ -37,10 +37,10 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.entity.rfc3413.cmdgen import BulkCommandGenerator as _BulkGenerator
 from pysnmp.hlapi.v3arch.asyncio.cmdgen import LCD as _LCD
 from pysnmp.proto.rfc1902 import ObjectName as _ObjectName
-from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 from pysnmp.proto.api.v2c import null as _NULL
 
 from collectors.iftable import COLUMNS, SYS_DESCR, SYS_NAME, SYS_UPTIME, InterfaceRow, WalkState, build_rows
+from collectors.snmpv2c import V2cClient, V2cError, plain_value
 from wangnet.credentials import Secret
 
 # The inventory's protocol names (topology.schema.Credential) → pysnmp's identifiers.
@@ -113,16 +113,7 @@ class PollResult:
         return self.finished - self.started
 
 
-def _plain(value: object) -> object | None:
-    """pysnmp value → int/str, or None for the end-of-table exceptions."""
-    if isinstance(value, (EndOfMibView, NoSuchObject, NoSuchInstance)):
-        return None
-    if hasattr(value, "asOctets"):
-        return bytes(value.asOctets()).decode("utf-8", "replace")  # type: ignore[attr-defined]
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return str(value)
+_plain = plain_value
 
 
 class SnmpPoller:
@@ -130,6 +121,7 @@ class SnmpPoller:
 
     def __init__(self, concurrency: int = 16, max_repetitions: int = 25, walk_deadline: float = 10.0) -> None:
         self._engine = SnmpEngine()
+        self._v2c = V2cClient()
         self._slots = asyncio.Semaphore(concurrency)
         self.max_repetitions = max_repetitions
         self.walk_deadline = walk_deadline
@@ -138,6 +130,7 @@ class SnmpPoller:
         self._lcd: dict[tuple[SnmpTarget, str], tuple[str, str]] = {}
 
     def close(self) -> None:
+        self._v2c.close()
         self._engine.close_dispatcher()
 
     async def _session(self, target: SnmpTarget) -> tuple[CommunityData | UsmUserData, UdpTransportTarget]:
@@ -206,6 +199,23 @@ class SnmpPoller:
         )
         return await future
 
+    async def _bulk_plain(
+        self, target: SnmpTarget, non_repeaters: int, max_repetitions: int, oids: Sequence[str]
+    ) -> Sequence[tuple[str, object | None]]:
+        """One GETBULK as (oid, value) pairs: v2c on the lean path, v3 through pysnmp's engine and its USM."""
+        if target.community is not None:
+            try:
+                return await self._v2c.bulk(
+                    target.host, target.port, target.community.reveal(), non_repeaters, max_repetitions, oids,
+                    target.timeout, target.retries,
+                )
+            except V2cError as exc:
+                raise SnmpError(f"{target.device}: {exc}") from exc
+        auth, transport = await self._session(target)
+        ei, es, ex, varbinds = await self._bulk(target, auth, transport, non_repeaters, max_repetitions, oids)
+        self._check(target.device, ei, es, ex)
+        return [(str(oid), _plain(value)) for oid, value in varbinds]
+
     async def get_scalars(self, target: SnmpTarget, oids: Iterable[str]) -> dict[str, object | None]:
         auth, transport = await self._session(target)
         ei, es, ex, varbinds = await get_cmd(
@@ -224,7 +234,6 @@ class SnmpPoller:
         count, so a steady-state poll is usually one request and one response
         that carries little beyond the table itself.
         """
-        auth, transport = await self._session(target)
         state = WalkState(COLUMNS)
         repetitions = self._row_hint.get(target, self.max_repetitions)
         # GETNEXT of "x.y.z" returns the scalar instance "x.y.z.0"
@@ -232,11 +241,7 @@ class SnmpPoller:
         values: dict[str, object | None] = {}
         while state.active:
             active = state.active
-            ei, es, ex, varbinds = await self._bulk(
-                target, auth, transport, len(extra), repetitions, [*extra, *(state.next_oid[c] for c in active)]
-            )
-            self._check(target.device, ei, es, ex)
-            plain = [(str(oid), _plain(value)) for oid, value in varbinds]
+            plain = await self._bulk_plain(target, len(extra), repetitions, [*extra, *(state.next_oid[c] for c in active)])
             for wanted, (oid, value) in zip(scalars, plain[: len(extra)]):
                 values[wanted] = value if oid == wanted else None
             state.feed(active, plain[len(extra) :])
