@@ -8,13 +8,14 @@ DEB_WEB := chromium fonts-noto-cjk
 DEB_LAB := iproute2 iputils-ping snmpd snmp snmptrapd openssh-server lldpd bird2
 DEB_VOD := ffmpeg nginx wrk
 DEB_SIP := sip-tester baresip linphone-cli kamailio
-DEB_MON := prometheus prometheus-snmp-exporter
-DEB_PACKAGES := $(DEB_WEB) $(DEB_LAB) $(DEB_VOD) $(DEB_SIP) $(DEB_MON)
+DEB_MON := prometheus prometheus-snmp-exporter prometheus-alertmanager
+DEB_PROD := slapd ldap-utils postgresql
+DEB_PACKAGES := $(DEB_WEB) $(DEB_LAB) $(DEB_VOD) $(DEB_SIP) $(DEB_MON) $(DEB_PROD)
 PYTEST_ARGS ?=
 
-.PHONY: setup bootstrap venv translations vendor run test clean
+.PHONY: setup bootstrap venv fakenos translations vendor run test clean
 
-setup: bootstrap venv translations vendor
+setup: bootstrap venv fakenos translations vendor
 
 # Debian packages: only when root and only those missing, so setup stays idempotent and quick.
 bootstrap:
@@ -35,17 +36,28 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
+# fakenos (emulated vendor CLIs for the NAPALM driver tests) pins paramiko < 5, which napalm 5 cannot use:
+# it runs as a separate server process from its own small environment.
+FAKENOS_VENV := .venv-fakenos
+fakenos: $(FAKENOS_VENV)/.installed
+
+$(FAKENOS_VENV)/.installed: tests/fakenos-requirements.txt
+	@test -x $(FAKENOS_VENV)/bin/python || $(PYTHON) -m venv $(FAKENOS_VENV)
+	$(FAKENOS_VENV)/bin/python -m pip install -q -r tests/fakenos-requirements.txt
+	@touch $@
+
 translations: venv
 	$(BIN)/python -c "from web.i18n import compile_catalogs; compile_catalogs()"
 
 # Browser libraries from npm (package.json), copied into the ignored web/static/vendor/ (never committed).
 vendor:
 	@if [ -f package.json ]; then \
-	  if ! command -v npm >/dev/null; then echo "vendor: npm missing, cannot install hls.js (the player page needs it)"; exit 0; fi; \
+	  if ! command -v npm >/dev/null; then echo "vendor: npm missing, cannot install hls.js and uPlot (the player page and the device charts need them)"; exit 0; fi; \
 	  if [ ! -d node_modules ] || [ package.json -nt node_modules ] || [ package-lock.json -nt node_modules ]; then \
 	    if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi; touch node_modules; \
 	  fi; \
 	  mkdir -p web/static/vendor && cp node_modules/hls.js/dist/hls.min.js web/static/vendor/; \
+	  cp node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css web/static/vendor/; \
 	fi
 
 run: setup
