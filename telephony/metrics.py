@@ -13,6 +13,8 @@ class SipMetrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.bindings = Gauge("wangnet_sip_bindings", "Registered contacts (unexpired bindings)", registry=r)
+        # how many phones this registrar knows, read from the database the web app writes (a split deployment)
+        self.phones = Gauge("wangnet_sip_phones", "Phones the registrar knows (loaded from the database)", registry=r)
         self.registrations = Counter("wangnet_sip_registrations_total", "Successful REGISTER requests", registry=r)
         self.auth_failures = Counter("wangnet_sip_auth_failures_total", "REGISTER requests with wrong credentials", registry=r)
         self.challenges = Counter("wangnet_sip_challenges_total", "401 challenges sent", registry=r)

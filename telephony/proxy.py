@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from telephony.directory import Directory
 from telephony.location import LocationTable
@@ -25,8 +26,9 @@ TIMER_B = 32.0
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"
 
 
-@dataclass(frozen=True)
-class Peer:
+class Peer(NamedTuple):
+    """Where a message came from or goes to (a tuple: one is made per datagram, and tuples are cheap)."""
+
     transport: str  # "udp" | "tcp"
     host: str
     port: int

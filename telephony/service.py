@@ -20,7 +20,7 @@ import socket
 import struct
 import time
 
-from telephony import persistence
+from telephony import persistence, workers
 from telephony.digest import NonceSigner
 from telephony.directory import Directory
 from telephony.location import LocationTable
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _TIMESPEC = struct.Struct("qq")
 BATCH = 256
+SYNC_DELAY = 0.005  # a secondary sends binding changes to the primary at most this late
 
 
 class SipService:
@@ -58,7 +59,15 @@ class SipService:
         flush_interval: float = 1.0,
         refresh_interval: float = 5.0,
         throttle_limit: int = 5,
+        reuse_port: bool = False,
+        link: socket.socket | None = None,
+        worker: int = 0,
+        nonce_key: bytes | None = None,
     ) -> None:
+        """``reuse_port``/``link``/``worker``: one of several worker processes on one port (see ``workers``);
+        worker 0 is the primary (proxy, TCP, store, metrics), the others handle REGISTERs only. Workers share
+        ``nonce_key``, so a nonce issued by one verifies in another (the kernel re-spreads sources whenever
+        a worker joins or leaves)."""
         self.settings = settings
         self.store = store
         self.host = host or settings.sip_host
@@ -70,7 +79,7 @@ class SipService:
         self.directory = Directory()
         self.location = LocationTable()
         self.registrar = Registrar(
-            settings.sip_realm, self.directory, self.location, NonceSigner(),
+            settings.sip_realm, self.directory, self.location, NonceSigner(key=nonce_key),
             algorithms=algorithms or tuple(a.strip() for a in settings.sip_digest_algorithms.split(",")),
             min_expires=min_expires,
         )
@@ -90,6 +99,12 @@ class SipService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_malformed_log = 0.0
         self._flush_lock = asyncio.Lock()
+        self.reuse_port = reuse_port
+        self.link = link
+        self.worker = worker
+        self.secondary = link is not None and worker > 0
+        self._worker_stats: dict[int, dict[str, int]] = {}  # the secondaries' counters, on the primary
+        self._sync_handle: asyncio.TimerHandle | None = None
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -100,9 +115,15 @@ class SipService:
         self.proxy = Proxy(self.host, self.port, self.settings.sip_realm, self.directory, self.location)
         assert self._udp is not None
         loop.add_reader(self._udp.fileno(), self._on_udp_readable)
+        if self.link is not None:
+            self.link.setblocking(False)  # a full link drops like a lost datagram; the event loop never waits
+            if not self.secondary:
+                loop.add_reader(self.link.fileno(), self._on_link_readable)
         self._tasks = [loop.create_task(self._housekeeping(), name="sip-housekeeping")]
-        log.info("SIP registrar/proxy on udp+tcp %s:%d realm %s (%d phones, %d bindings restored)",
-                 self.host, self.port, self.settings.sip_realm, len(self.directory), self.location.count())
+        log.info("SIP %s on %s %s:%d realm %s (%d phones, %d bindings restored)",
+                 f"worker {self.worker} (REGISTER)" if self.secondary else "registrar/proxy",
+                 "udp" if self.secondary else "udp+tcp", self.host, self.port, self.settings.sip_realm,
+                 len(self.directory), self.location.count())
 
     async def _bind(self, loop: asyncio.AbstractEventLoop) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -112,12 +133,15 @@ class SipService:
             try:
                 udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
                 udp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+                if self.reuse_port:  # the kernel spreads datagrams over the workers by source address
+                    udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
                 udp.bind((self.host, self.requested_port))
                 udp.setblocking(False)
                 port = udp.getsockname()[1]
-                self._tcp_server = await loop.create_server(
-                    lambda: _TcpConnection(self), self.host, port, reuse_address=True
-                )
+                if not self.secondary:  # TCP (connection state, proxy) stays with the primary
+                    self._tcp_server = await loop.create_server(
+                        lambda: _TcpConnection(self), self.host, port, reuse_address=True
+                    )
             except OSError as exc:
                 udp.close()
                 last_error = exc
@@ -137,6 +161,8 @@ class SipService:
             except (asyncio.CancelledError, Exception):
                 pass
         self._tasks = []
+        if self.link is not None and not self.secondary and self._loop is not None:
+            self._loop.remove_reader(self.link.fileno())
         if self._udp is not None and self._loop is not None:
             self._loop.remove_reader(self._udp.fileno())
             self._udp.close()
@@ -159,11 +185,12 @@ class SipService:
         limit = now - self.max_queue_age
         busy_limit = now - self.busy_queue_age
         cache = self.cache
+        secondary = self.secondary
         for _ in range(BATCH):
             try:
                 data, ancdata, _, addr = recvmsg(65535, 64)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError:  # e.g. ICMP port unreachable reported on the socket
                 continue
             cached = cache.get(data, now)
@@ -180,7 +207,88 @@ class SipService:
                 if stamp < busy_limit and data.startswith(b"REGISTER ") and not _has_authorization(data):
                     self._reject_busy(data, addr, now)
                     continue
+            if secondary and not data.startswith(b"REGISTER "):
+                self._link_send(workers.forward(data, addr, now))
+                continue
             self._on_message(data, Peer("udp", addr[0], addr[1]), now, addr)
+        if secondary and self._sync_handle is None and (self.location.dirty or self.location.activity):
+            # a few ms later, so that one link datagram carries many registrations under load
+            self._sync_handle = self._loop.call_later(SYNC_DELAY, self._sync)  # type: ignore[union-attr]
+
+    # ---- several workers ------------------------------------------------------------------------
+    def _link_send(self, datagram: bytes) -> bool:
+        try:
+            self.link.send(datagram)  # type: ignore[union-attr]
+            return True
+        except OSError as exc:  # the primary is behind (buffer full) or gone: like a lost datagram
+            log.debug("SIP worker %d: link to the primary: %s", self.worker, exc)
+            return False
+
+    def _sync(self) -> None:
+        """Secondary: send the primary the bindings and activity of the phones changed since the last sync."""
+        if self._sync_handle is not None:
+            self._sync_handle.cancel()
+            self._sync_handle = None
+        changed, activity = self.location.take_dirty()
+        for index, datagram in enumerate(workers.bindings(changed, activity)):
+            if not self._link_send(datagram):  # keep what did not go for the next sync
+                sent = sorted(set(changed) | set(activity))[: index * workers.CHUNK]
+                self.location.dirty.update(e for e in changed if e not in sent)
+                for extension, act in activity.items():
+                    if extension not in sent:
+                        workers.merge_activity(self.location.activity, extension, act)
+                return
+
+    def _on_link_readable(self) -> None:
+        """Primary: datagrams forwarded by the secondaries, their binding changes and counters."""
+        link = self.link
+        if link is None:
+            return
+        cache = self.cache
+        for _ in range(BATCH):
+            try:
+                message = workers.decode(link.recv(1 << 17))
+            except (BlockingIOError, InterruptedError):
+                return
+            except Exception as exc:  # a sibling's garbage must not stop the primary
+                log.warning("SIP: unreadable message from a worker: %s", exc)
+                continue
+            kind = message[0]
+            if kind == workers.FORWARD:
+                _, data, addr, now = message
+                cached = cache.get(data, now)
+                if cached is not None:
+                    self.retransmissions += 1
+                    if self._udp is not None:
+                        self._udp.sendto(cached, addr)
+                    continue
+                self._on_message(data, Peer("udp", addr[0], addr[1]), now, addr)
+            elif kind == workers.BINDINGS:
+                _, changed, activity = message
+                location = self.location
+                for extension, records in changed.items():
+                    if records:
+                        location.bindings[extension] = {r.contact: r for r in records}
+                    else:
+                        location.bindings.pop(extension, None)
+                    location.dirty.add(extension)
+                for extension, act in activity.items():
+                    workers.merge_activity(location.activity, extension, act)
+                    location.dirty.add(extension)
+            elif kind == workers.STATS:
+                self._worker_stats[message[1]] = message[2]
+
+    def _totals(self) -> dict[str, int]:
+        stats = self.registrar.stats
+        totals = {
+            "registrations": stats.registrations, "auth_failures": stats.auth_failures, "challenges": stats.challenges,
+            "retransmissions": self.retransmissions, "shed": self.shed, "rejected_busy": self.rejected_busy,
+            "malformed": self.malformed,
+        }
+        for theirs in self._worker_stats.values():
+            for name, value in theirs.items():
+                totals[name] = totals.get(name, 0) + value
+        return totals
 
     def _reject_busy(self, data: bytes, addr: tuple[str, int], now: float) -> None:
         """503 + Retry-After for a new registration while a backlog builds: finishing the registrations
@@ -289,7 +397,10 @@ class SipService:
                 next_flush = mono + self.flush_interval
                 self.location.expire(now)
                 self.registrar.throttle.sweep(now)
-                self._update_metrics()
+                if self.secondary:
+                    self._link_send(workers.stats(self.worker, self._totals()))
+                else:
+                    self._update_metrics()
                 try:
                     await self._flush()
                 except Exception:  # the store being away must not stop the registrar
@@ -302,6 +413,9 @@ class SipService:
                     log.exception("SIP: refreshing credentials failed; keeping the old ones")
 
     async def _flush(self) -> None:
+        if self.secondary:  # the primary alone writes the store
+            self._sync()
+            return
         async with self._flush_lock:  # one writer at a time; a caller of flush() waits for one in progress
             bindings, activity = self.location.take_dirty()
             if not bindings and not activity:
@@ -327,14 +441,10 @@ class SipService:
     def _update_metrics(self) -> None:
         m = self.metrics
         m.bindings.set(self.location.count())
+        m.phones.set(len(self.directory))
         m.transaction_cache.set(len(self.cache))
-        m.advance("registrations", self.registrar.stats.registrations)
-        m.advance("auth_failures", self.registrar.stats.auth_failures)
-        m.advance("challenges", self.registrar.stats.challenges)
-        m.advance("retransmissions", self.retransmissions)
-        m.advance("shed", self.shed)
-        m.advance("rejected_busy", self.rejected_busy)
-        m.advance("malformed", self.malformed)
+        for name, total in self._totals().items():  # this process's counters plus the other workers'
+            m.advance(name, total)
         if self.proxy is not None:
             m.advance("calls", self.proxy.stats.calls_attempted)
             m.advance("calls_answered", self.proxy.stats.calls_answered)

@@ -12,7 +12,9 @@ directory: in-memory usrloc (db_mode 0), auth with the password in the
 config (``pv_www_authenticate``), ``children`` = CPU count. wangnet runs as
 ``wangnet sip`` in its own process with a phone created in a temporary store.
 sipp 3.6 cannot vary the digest username per call, so every registration is
-for the same phone (each with its own Call-ID).
+for the same phone (each with its own Call-ID). sipp sends each call from its
+own socket (``-t un``), as many phones would; ``--workers`` is passed to
+``wangnet sip`` (default: the CPU count, like Kamailio's ``children``).
 
     .venv/bin/python bench/sip/run.py [--seconds 5] [--start 2000]
 """
@@ -131,8 +133,15 @@ class Step:
 def run_sipp(port: int, rate: int, seconds: float, work: Path, server_pid: int) -> Step:
     """One sipp run of ``rate`` registrations/s for ``seconds``; counts from sipp's final screen."""
     total = int(rate * seconds)
+    sipp_port = free_port()
     cmd = [
-        "sipp", f"127.0.0.1:{port}", "-sf", str(HERE / "register.xml"), "-i", "127.0.0.1", "-p", str(free_port()),
+        "sipp", f"127.0.0.1:{port}", "-sf", str(HERE / "register.xml"), "-i", "127.0.0.1", "-p", str(sipp_port),
+        # a UDP socket per call (up to -max_socket, then reused), so traffic comes from many source ports as
+        # from many phones, which SO_REUSEPORT spreads over wangnet's workers; every call registers the same
+        # contact (the main port), so the phone keeps one binding as with one socket. Via carries that port
+        # too: sipp 3.6 in this mode sometimes writes port 0 for [local_port], which wangnet rejects (400);
+        # both servers answer to the datagram's source address anyway
+        "-t", "un", "-key", "contact_port", str(sipp_port),
         "-r", str(rate), "-rp", "1000", "-m", str(total), "-l", str(max(100, rate * 4)),
         "-s", USER, "-au", USER, "-ap", PASSWORD, "-key", "domain", REALM, "-key", "expires", "3600",
         "-recv_timeout", "4000", "-timeout", f"{int(seconds * 3 + 20)}s", "-nostdin", "-max_socket", "1000",
@@ -190,7 +199,7 @@ def wait_udp(port: int, proc: subprocess.Popen, what: str, timeout: float = 30) 
     raise TimeoutError(f"{what} did not answer on {port}")
 
 
-def start_wangnet(work: Path) -> tuple[subprocess.Popen, int]:
+def start_wangnet(work: Path, workers: int) -> tuple[subprocess.Popen, int]:
     var = work / "wangnet-var"
     settings = load_settings(environ={}, var_dir=var)
     store = Store.from_settings(settings)
@@ -201,7 +210,7 @@ def start_wangnet(work: Path) -> tuple[subprocess.Popen, int]:
     store.dispose()
     port = free_port()
     env = {**os.environ, "WANGNET_VAR_DIR": str(var), "WANGNET_SIP_REALM": REALM, "WANGNET_SIP_DIGEST_ALGORITHMS": "MD5"}
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("wangnet")), "sip", "--port", str(port)], env=env,
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("wangnet")), "sip", "--port", str(port), "--workers", str(workers)], env=env,
                             stdout=(work / "wangnet.log").open("w"), stderr=subprocess.STDOUT)
     try:
         wait_udp(port, proc, "wangnet sip")
@@ -245,6 +254,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each rate step")
     parser.add_argument("--start", type=int, default=2000, help="first rate (registrations/s)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="wangnet sip worker processes")
     args = parser.parse_args()
     for binary in ("sipp", "kamailio"):
         if shutil.which(binary) is None:
@@ -260,9 +270,9 @@ def main() -> int:
             kam = clean_maximum("kamailio", kport, kamailio.pid, args.start, args.seconds, work)
         finally:
             stop(kamailio)
-        wangnet, wport = start_wangnet(work)
+        wangnet, wport = start_wangnet(work, args.workers)
         try:
-            print("wangnet sip:")
+            print(f"wangnet sip ({args.workers} worker process{'es' if args.workers > 1 else ''}):")
             wan = clean_maximum("wangnet", wport, wangnet.pid, args.start, args.seconds, work)
             over = None
             if wan is not None:

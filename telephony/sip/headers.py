@@ -51,11 +51,14 @@ def is_token(text: str) -> bool:
 class Headers:
     """Ordered header lines as written, with case- and compact-form-insensitive lookup."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_first")
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
         # (name as written, value, lookup key)
-        self._items: list[tuple[str, str, str]] = [(n, v, canonical_key(n)) for n, v in items or ()]
+        self._items: list[tuple[str, str, str]] = [(n, v, canonical_key(n)) for n, v in items] if items else []
+        # lookup key -> first line's value, built on the first ``get`` and dropped by every change: a
+        # REGISTER asks for a dozen headers, and a dict beats a dozen scans of the line list
+        self._first: dict[str, str] | None = None
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         for name, value, _ in self._items:
@@ -70,11 +73,13 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first line's value of ``name``."""
-        key = _KEYS.get(name) or canonical_key(name)
-        for _, value, k in self._items:
-            if k == key:
-                return value
-        return default
+        first = self._first
+        if first is None:
+            first = {}
+            for _, value, k in reversed(self._items):
+                first[k] = value
+            self._first = first
+        return first.get(_KEYS.get(name) or canonical_key(name), default)
 
     def get_lines(self, name: str) -> list[str]:
         """Every line's value of ``name`` (not split at commas)."""
@@ -94,13 +99,16 @@ class Headers:
         return out
 
     def add(self, name: str, value: str) -> None:
+        self._first = None
         self._items.append((name, value, canonical_key(name)))
 
     def add_first(self, name: str, value: str) -> None:
+        self._first = None
         self._items.insert(0, (name, value, canonical_key(name)))
 
     def insert_before(self, name: str, value: str) -> None:
         """Insert a line above the first line of the same header (e.g. a new top Via or Record-Route)."""
+        self._first = None
         key = canonical_key(name)
         for i, (_, _, k) in enumerate(self._items):
             if k == key:
@@ -110,6 +118,7 @@ class Headers:
 
     def set(self, name: str, value: str) -> None:
         """Replace every line of ``name`` with one line (in place of the first)."""
+        self._first = None
         key = canonical_key(name)
         for i, (n, _, k) in enumerate(self._items):
             if k == key:
@@ -120,10 +129,12 @@ class Headers:
 
     def remove(self, name: str) -> None:
         key = canonical_key(name)
+        self._first = None
         self._items = [item for item in self._items if item[2] != key]
 
     def pop_first_value(self, name: str) -> str | None:
         """Remove the first value of a list header (the top Via, the top Route) and return it."""
+        self._first = None
         key = canonical_key(name)
         for i, (n, value, k) in enumerate(self._items):
             if k == key:
@@ -139,6 +150,7 @@ class Headers:
     def copy(self) -> "Headers":
         new = Headers()
         new._items = list(self._items)
+        new._first = self._first
         return new
 
 
@@ -176,19 +188,26 @@ def split_values(value: str) -> list[str]:
     return out
 
 
+_PARAM_NAMES: set[str] = set()  # parameter names already checked to be tokens (branch, tag, expires, …)
+
+
 def parse_params(text: str, where: str) -> dict[str, str | None]:
     """``;name=value;flag`` → dict (names lower-cased, quoted values unquoted)."""
     params: dict[str, str | None] = {}
     if not text:
         return params
+    known = _PARAM_NAMES
     for part in _split_outside_quotes(text, ";", where):
         part = part.strip()
         if not part:
             continue
         name, eq, value = part.partition("=")
         name = name.strip().lower()
-        if not is_token(name):
-            raise SipSyntaxError(f"{where}: invalid parameter name {name!r}")
+        if name not in known:
+            if not is_token(name):
+                raise SipSyntaxError(f"{where}: invalid parameter name {name!r}")
+            if len(known) < 1024:
+                known.add(name)
         value = value.strip()
         params[name] = unquote(value, where) if eq else None
     return params
@@ -350,6 +369,9 @@ def parse_cseq(value: str) -> tuple[int, str]:
     return int(number), method
 
 
+_AUTH_PARAM = re.compile(r'[ \t]*([A-Za-z0-9\-.!%*_+`\'~]+)[ \t]*=[ \t]*(?:"([^"\\]*)"|([^",\s]*))[ \t]*(?:,|\Z)')
+
+
 def parse_auth_params(value: str) -> tuple[str, dict[str, str]]:
     """``Digest username="a", realm="b", …`` → ("Digest", {"username": "a", …}).
 
@@ -360,7 +382,20 @@ def parse_auth_params(value: str) -> tuple[str, dict[str, str]]:
     if not is_token(scheme):
         raise SipSyntaxError(f"Authorization {value!r} has no scheme")
     params: dict[str, str] = {}
-    pos, end = 0, len(rest)
+    # the usual shape (name=token or name="text without escapes", comma-separated) in C-speed regex
+    # steps; anything else, and every error message, comes from the scanner below
+    pos, end, match = 0, len(rest), _AUTH_PARAM.match
+    while pos < end:
+        found = match(rest, pos)
+        if found is None:
+            break
+        name, quoted, plain = found.groups()
+        params[name.lower()] = plain if quoted is None else quoted
+        pos = found.end()
+    else:
+        return scheme, params
+    params.clear()
+    pos = 0
     while pos < end:
         eq = rest.find("=", pos)
         comma = rest.find(",", pos)

@@ -31,8 +31,9 @@ class Message:
 
     def __bytes__(self) -> bytes:
         lines = [self.start_line()]
-        lines.extend(f"{name}: {value}" for name, value in self.headers)
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + self.body
+        lines += [f"{name}: {value}" for name, value, _ in self.headers._items]
+        lines.append("\r\n")
+        return "\r\n".join(lines).encode("utf-8") + self.body
 
     @property
     def call_id(self) -> str:
@@ -158,6 +159,8 @@ def parse_message(data: bytes) -> Request | Response:
         message = Request(method=method, uri=uri)
     items: list[tuple[str, str, str]] = []
     seen: dict[str, int] = {}
+    first: dict[str, str] = {}
+    folded = False
     keys = _KEYS
     number = 1
     for line in lines[1:]:
@@ -169,6 +172,7 @@ def parse_message(data: bytes) -> Request | Response:
                 raise SipSyntaxError(f"line {number}: continuation line before any header")
             name, value, key = items[-1]
             items[-1] = (name, f"{value} {line.strip()}", key)
+            folded = True
             continue
         name, colon, value = line.partition(":")
         if not colon:
@@ -179,11 +183,15 @@ def parse_message(data: bytes) -> Request | Response:
             if not is_token(name):
                 raise SipSyntaxError(f"line {number}: invalid header name {name!r}")
             key = canonical_key(name)
+        value = value.strip()
         if key not in seen:
             seen[key] = number
-        items.append((name, value.strip(), key))
+            first[key] = value
+        items.append((name, value, key))
     headers = Headers()
     headers._items = items
+    if not folded:  # the index ``Headers.get`` would build, made on the way (a fold changes a value)
+        headers._first = first
     message.headers = headers
     for key, label in _REQUIRED:
         if key not in seen:
