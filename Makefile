@@ -72,6 +72,8 @@ run: setup
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
+	@# again on a real PostgreSQL server (tests/pg_fixtures.py): the unit and integration tests that use the store
+	$(BIN)/pytest --db=postgres tests/unit tests/integration $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info test-artifacts .pytest_cache

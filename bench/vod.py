@@ -4,19 +4,26 @@
    (waitress, the embedded default; login cookie, access check, metrics on every
    request) beside nginx serving the same file (config written into a temp dir,
    loopback only) — full responses and 1 MB Range requests.
+   A before/after of the Range change alone: a bare Flask app under waitress
+   serving the same file with Flask's ``send_from_directory`` and with
+   ``web.media_files.send_media``.
 2. Transcoding: the ingest pipeline (ffprobe, the ladder with -progress parsed
    into the store, thumbnail, verification, publish) beside the bare ffmpeg
    command of the same ladder.
-3. Upload to first playable segment: POST the file to the running server; when
-   does the worker have the first segment, and when is the episode published.
+3. Upload to first playable segment: POST the file to the running server, then
+   fetch as staff, over HTTP, the master playlist, a rung's playlist, its init
+   file and first segment until all answer 200 (the episode is watchable while
+   ffmpeg still works); beside the time the whole job takes.
 
 Run with ``.venv/bin/python bench/vod.py [--seconds 20] [--wrk-seconds 10]``.
+``--through-nginx`` measures segments through the deployment's nginx instead (bench/vod_nginx.py).
 """
 from __future__ import annotations
 
 import argparse
 import atexit
 import http.cookiejar
+import json
 import os
 import re
 import shutil
@@ -25,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import timezone
@@ -87,6 +95,73 @@ def login(base: str, user: str) -> tuple[urllib.request.OpenerDirector, str]:
     return opener, cookie
 
 
+def playable_over_http(opener: urllib.request.OpenerDirector, media: str, store: Store,
+                       job_id: int) -> tuple[float, str]:
+    """When master, playlist, init and first segment of the lowest rung all answer 200; and the job's state then."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            master = opener.open(f"{media}/master.m3u8").read().decode()
+            rung = [line for line in master.splitlines() if line and not line.startswith("#")][-1]
+            folder = rung.rsplit("/", 1)[0]
+            playlist = opener.open(f"{media}/{rung}").read().decode()
+            init = re.search(r'#EXT-X-MAP:URI="([^"]+)"', playlist).group(1)
+            segment = [line for line in playlist.splitlines() if line and not line.startswith("#")][0]
+            if opener.open(f"{media}/{folder}/{init}").read()[4:8] == b"ftyp" and \
+                    opener.open(f"{media}/{folder}/{segment}").read():
+                at = time.time()
+                with store.session() as s:
+                    return at, s.get(IngestJob, job_id).state
+        except (urllib.error.HTTPError, IndexError, AttributeError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError("the episode never became playable")
+
+
+def best_pair(args: argparse.Namespace, ours: tuple[str, list[str]], theirs: tuple[str, list[str]]) -> tuple[float, float]:
+    """wrk on both, alternating ``--serve-repeat`` times; the best of each (load from others only lowers a run)."""
+    runs: list[tuple[float, float]] = []
+    for _ in range(args.serve_repeat):
+        runs.append((wrk(ours[0], args.wrk_seconds, ours[1]), wrk(theirs[0], args.wrk_seconds, theirs[1])))
+    return max(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def serve_ab(port: int, file: Path) -> None:
+    """The before/after of Range serving: one bare Flask app (no login, no store) under waitress, two routes."""
+    import waitress
+    from flask import Flask, send_from_directory
+
+    from web.media_files import send_media
+
+    app = Flask("bench-vod-ab")
+
+    @app.route("/before")
+    def before():  # type: ignore[no-untyped-def]
+        return send_from_directory(file.parent, file.name, mimetype="video/iso.segment", conditional=True,
+                                   etag=True, max_age=3600)
+
+    @app.route("/now")
+    def now():  # type: ignore[no-untyped-def]
+        return send_media(file, "video/iso.segment", 3600)
+
+    waitress.serve(app, host="127.0.0.1", port=port, threads=32, _quiet=True)
+
+
+def range_before_after(args: argparse.Namespace, file: Path, tmp: Path) -> tuple[float, float]:
+    port = free_port()
+    log = open(tmp / "ab.log", "wb")
+    proc = subprocess.Popen([sys.executable, __file__, "--ab-server", str(port), str(file)], stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        wait_port(port)
+        rng = ["Range: bytes=0-1048575"]
+        return best_pair(args, (f"http://127.0.0.1:{port}/before", rng), (f"http://127.0.0.1:{port}/now", rng))
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+
+
 def nginx(root: Path, tmp: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
     conf = tmp / "nginx.conf"
@@ -116,7 +191,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the 720p source to transcode")
     parser.add_argument("--wrk-seconds", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=2, help="transcode runs of each kind (best is kept)")
+    parser.add_argument("--serve-repeat", type=int, default=2,
+                        help="wrk runs of each server, alternating (best is kept: the machine is shared)")
+    parser.add_argument("--ab-server", nargs=2, metavar=("PORT", "FILE"), help=argparse.SUPPRESS)
+    parser.add_argument("--through-nginx", action="store_true",
+                        help="only segments through deploy/nginx (X-Accel-Redirect check) vs nginx direct: bench/vod_nginx.py")
     args = parser.parse_args()
+    if args.ab_server:
+        serve_ab(int(args.ab_server[0]), Path(args.ab_server[1]))
+        return
+    if args.through_nginx:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from vod_nginx import run as run_through_nginx
+
+        run_through_nginx(args.wrk_seconds)
+        return
     for tool in ("ffmpeg", "wrk", "nginx"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not installed (make setup as root installs it)")
@@ -170,9 +259,10 @@ def main() -> None:
         nurl = f"http://127.0.0.1:{ngx_port}/episodes/{sub.episode_id}/720p/seg_99999.m4s"
         rng = "Range: bytes=0-1048575"
         results = {
-            "full": (wrk(url, args.wrk_seconds, [f"Cookie: {cookie}"]), wrk(nurl, args.wrk_seconds, [])),
-            "range": (wrk(url, args.wrk_seconds, [f"Cookie: {cookie}", rng]), wrk(nurl, args.wrk_seconds, [rng])),
+            "full": best_pair(args, (url, [f"Cookie: {cookie}"]), (nurl, [])),
+            "range": best_pair(args, (url, [f"Cookie: {cookie}", rng]), (nurl, [rng])),
         }
+        ab = range_before_after(args, big, tmp)
 
         # ------------------------------------------------------------ 3. upload to first segment
         admin, _ = login(base, "bench-admin")
@@ -182,9 +272,13 @@ def main() -> None:
                                         "filename": "source.mp4"})
         request = urllib.request.Request(f"{base}/vod/upload?{query}", data=source.read_bytes(), method="POST",
                                          headers={"Content-Type": "application/octet-stream", "X-CSRFToken": token})
+        staff, _ = login(base, "bench-staff")
         t_upload = time.time()
-        job_id = int(re.search(r'"job":\s*(\d+)', admin.open(request).read().decode()).group(1))
+        reply = json.loads(admin.open(request).read().decode())
+        job_id, episode_id = reply["job"], reply["episode"]
         t_accepted = time.time()
+        first, first_while = playable_over_http(staff, f"{base}/vod/media/{episode_id}", store, job_id)
+        first -= t_upload
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             with store.session() as s:
@@ -193,7 +287,6 @@ def main() -> None:
                     break
             time.sleep(0.2)
         assert job.state == "done", job.error
-        first = job.first_segment_at.replace(tzinfo=timezone.utc).timestamp() - t_upload
         done = job.finished_at.replace(tzinfo=timezone.utc).timestamp() - t_upload
     finally:
         server.terminate()
@@ -212,11 +305,13 @@ def main() -> None:
           f"nginx {results['full'][1]:,.0f} req/s, ratio {results['full'][0] / results['full'][1]:.2f}×")
     print(f"Range 1 MB of it:                 wangnet serve {results['range'][0]:,.0f} req/s, "
           f"nginx {results['range'][1]:,.0f} req/s, ratio {results['range'][0] / results['range'][1]:.2f}×")
+    print(f"Range 1 MB, bare Flask app in waitress: Flask send_from_directory (before) {ab[0]:,.0f} req/s, "
+          f"web.media_files.send_media (now) {ab[1]:,.0f} req/s, ×{ab[1] / ab[0]:.2f}")
     print(f"transcode {args.seconds:.0f} s of 720p: ingest pipeline {pipeline_s:.2f} s, bare ffmpeg {bare_s:.2f} s, "
           f"ratio {pipeline_s / bare_s:.3f}× ({args.seconds / bare_s:.2f}× realtime bare; best of {args.repeat})")
     print(f"upload {source.stat().st_size / 2**20:.1f} MB → accepted {t_accepted - t_upload:.2f} s, "
-          f"first playable segment {first:.2f} s, published {done:.2f} s "
-          f"(first segment at {first / done * 100:.0f} % of the job)")
+          f"first segment playable over HTTP {first:.2f} s (job {first_while} then), whole job done {done:.2f} s "
+          f"(playable at {first / done * 100:.0f} % of the job)")
     store.dispose()
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wangnet.accounts import utcnow
@@ -121,3 +121,28 @@ class ServiceStatus(Base):
     detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class InterfaceSample(Base):
+    """Traffic of one interface at one time: a raw poll (resolution 0) or a 5-minute/hourly rollup.
+
+    ``ts`` is epoch seconds (the bucket start for rollups); ``samples`` is how
+    many raw polls a row stands for, so rollups of rollups stay true averages.
+    """
+
+    __tablename__ = "interface_samples"
+    __table_args__ = (
+        Index("ix_interface_samples_series", "device", "ifname", "resolution", "ts"),
+        Index("ix_interface_samples_resolution_ts", "resolution", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), nullable=False)
+    ifname: Mapped[str] = mapped_column(String(64), nullable=False)
+    resolution: Mapped[int] = mapped_column(Integer, nullable=False)  # 0 raw, 300, 3600 seconds
+    ts: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    in_bps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    out_bps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    in_max: Mapped[float | None] = mapped_column(Float, nullable=True)
+    out_max: Mapped[float | None] = mapped_column(Float, nullable=True)
+    samples: Mapped[int] = mapped_column(Integer, nullable=False, default=1)

@@ -67,11 +67,14 @@ class NapalmCollector:
         logins: Callable[[dict[str, dict[str, str]]], tuple[dict[str, SshLogin], dict[str, str]]],
         workers: int = 8,
         platform_override: str | None = None,
+        owns_finding: Callable[[str | None, str], bool] | None = None,
     ) -> None:
         self.inventory = inventory
         self.store = store
         self.logins = logins
         self.workers = workers
+        # (link, detail) → whether this process judges that drift finding (one banner's collector: ``collectors.scope``)
+        self.owns_finding = owns_finding
         # the lab emulates every router with Linux: its devices speak napalm-linux whatever the inventory says
         self.platform = {d.id: platform_override or d.platform for d in inventory.devices}
 
@@ -120,8 +123,15 @@ class NapalmCollector:
                 if snap.config is not None:
                     if self._store_config(s, device, snap.config, now):
                         new_versions.append(device)
-            s.execute(delete(DriftFinding))
+            if self.owns_finding is None:
+                s.execute(delete(DriftFinding))
+            else:  # other banners' collectors keep their findings
+                for row in s.scalars(select(DriftFinding)):
+                    if self.owns_finding(row.link, row.detail):
+                        s.delete(row)
             for item in report.items:
+                if self.owns_finding is not None and not self.owns_finding(item.link, item.detail):
+                    continue
                 s.add(DriftFinding(kind=item.kind, link=item.link, detail=item.detail, found_at=now))
         return new_versions
 

@@ -22,6 +22,7 @@ from collectors.models import Alert, DeviceStatus, InterfaceStatus, ServiceStatu
 from collectors.notify import AlertEvent
 from collectors.rates import InterfaceRates, RateTracker
 from collectors.servicechecks import check
+from collectors.traffic import TrafficHistory
 from collectors.snmp import PollResult, SnmpPoller, SnmpTarget
 from topology.graph import build_graph
 from topology.schema import Inventory, Service
@@ -83,6 +84,7 @@ class Collector:
         self.confirm_delay = confirm_delay
         self._trap_states: dict[tuple[str, str], tuple[bool, float]] = {}
         self.rates = RateTracker()
+        self.traffic = TrafficHistory()  # recent samples and rollups for the device charts
         self.hysteresis = Hysteresis(clear_after)
         self._restored = False
         self._lock = asyncio.Lock()
@@ -180,6 +182,8 @@ class Collector:
             if c.kind == "link" and trapped.intersection(c.ids) and not self.hysteresis.is_active(c.key)
         )
         if not fresh:
+            log.info("trap on %s: nothing new to open early (predicted: %s)", ", ".join(sorted(trapped)) or "no known link",
+                     ", ".join(c.key for c in predicted.causes) or "no cause")
             return []
         decision = self.hysteresis.open(c.key for c in fresh)
         async with self._write_lock:
@@ -261,6 +265,7 @@ class Collector:
     ) -> list[AlertEvent]:
         now = utcnow()
         by_device = {r.device: r for r in results}
+        samples: list[tuple[str, str, float | None, float | None]] = []
         with self.store.session() as s:
             for device, state in assessment.devices.items():
                 result = by_device.get(device)
@@ -287,6 +292,8 @@ class Collector:
                     row.counters = json.dumps(dict(iface.counters), sort_keys=True)
                     row.updated_at = now
                     s.add(row)
+                    samples.append((result.device, iface.name, r.in_bps, r.out_bps))
+            self.traffic.after_poll(s, int(now.timestamp()), samples)
             for sid, st in (service_states or {}).items():
                 row = s.get(ServiceStatus, sid) or ServiceStatus(service=sid)
                 row.state, row.behind, row.detail, row.seconds, row.updated_at = st.state, st.behind, st.detail, st.seconds, now

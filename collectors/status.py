@@ -120,15 +120,51 @@ def snapshot(
     return out
 
 
+# A link's traffic moves a little every poll; the map shows utilisation in whole percent, so rates
+# that moved by less than this (and nothing else) are not news for a live page.
+UTILISATION_STEP = 0.01
+
+
+def _link_moved(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    if old is None:
+        return True
+    if any(old.get(k) != new.get(k) for k in ("state", "root", "errors_per_s")):
+        return True
+    a, b = old.get("utilisation"), new.get("utilisation")
+    if a is None or b is None:
+        return a is not b or (old.get("in_bps") is None) != (new.get("in_bps") is None)
+    return abs(a - b) >= UTILISATION_STEP
+
+
 def changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
-    """Only what differs: changed entries per section, and the alert list when it changed."""
+    """Only what differs: changed entries per section, and the alert list when it changed.
+
+    Links count as changed when their state, root flag or errors changed, or
+    their utilisation moved by a whole point; the stream keeps what it sent
+    (``apply_changes``) as the base of the next comparison, so small moves add
+    up and are sent once they matter.
+    """
     if old is None:
         return dict(new)
     out: dict[str, Any] = {}
     for section in ("devices", "sites", "links"):
-        moved = {k: v for k, v in new[section].items() if old[section].get(k) != v}
+        if section == "links":
+            moved = {k: v for k, v in new[section].items() if _link_moved(old[section].get(k), v)}
+        else:
+            moved = {k: v for k, v in new[section].items() if old[section].get(k) != v}
         if moved:
             out[section] = moved
     if json.dumps(old["alerts"], sort_keys=True) != json.dumps(new["alerts"], sort_keys=True):
         out["alerts"] = new["alerts"]
+    return out
+
+
+def apply_changes(base: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
+    """What a client holds after receiving ``delta`` on top of ``base``."""
+    out = dict(base)
+    for section in ("devices", "sites", "links"):
+        if section in delta:
+            out[section] = {**base[section], **delta[section]}
+    if "alerts" in delta:
+        out["alerts"] = delta["alerts"]
     return out

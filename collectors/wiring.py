@@ -13,6 +13,8 @@ from typing import Callable
 from collectors.metrics import CollectorMetrics
 from collectors.napalm_round import NapalmCollector, NapalmService, ssh_logins
 from collectors.notifier import Notifier
+from collectors.scope import Scope
+from collectors.scoped import ScopedCollector
 from collectors.service import Collector, CollectorService
 from collectors.targets import targets_for_mode
 from collectors.trapd import TrapReceiver
@@ -41,17 +43,25 @@ def trap_host(settings: Settings) -> str:
     return "127.0.0.1" if settings.device_mode == "sim" else "0.0.0.0"
 
 
-def make_collector(settings: Settings, inventory: Inventory, store: Store, timeout: float = 1.0, retries: int = 1) -> Collector:
+def make_collector(
+    settings: Settings, inventory: Inventory, store: Store, timeout: float = 1.0, retries: int = 1, scope: Scope | None = None
+) -> Collector:
+    """The whole network's collector, or with ``scope`` one banner's (``wangnet collector --banner``)."""
     services = None
     if settings.device_mode == "production":  # the lab and the simulation emulate devices, not the applications
-        services = lambda: [(s, str(s.address), s.port) for s in inventory.services]  # noqa: E731
-    return Collector(
-        inventory,
-        store,
-        lambda: targets_for_mode(settings, inventory, timeout, retries),
-        notifier=Notifier(settings, store, {s.id: s.name for s in inventory.sites}),
-        services=services,
-    )
+        services = lambda: [  # noqa: E731
+            (s, str(s.address), s.port) for s in inventory.services if scope is None or scope.owns_device(s.device)
+        ]
+    notifier = Notifier(settings, store, {s.id: s.name for s in inventory.sites})
+    if scope is None:
+        return Collector(inventory, store, lambda: targets_for_mode(settings, inventory, timeout, retries),
+                         notifier=notifier, services=services)
+
+    def scoped_targets():  # type: ignore[no-untyped-def]
+        targets, errors = targets_for_mode(settings, inventory, timeout, retries)
+        return [t for t in targets if t.device in scope.observed], {d: e for d, e in errors.items() if d in scope.observed}
+
+    return ScopedCollector(inventory, store, scoped_targets, scope=scope, notifier=notifier, services=services)
 
 
 def trap_sources(settings: Settings, inventory: Inventory) -> Callable[[str], "tuple[str, frozenset[str]] | None"]:
@@ -74,24 +84,49 @@ def trap_sources(settings: Settings, inventory: Inventory) -> Callable[[str], "t
     return by_address.get
 
 
-def build_services(settings: Settings, store: Store, inventory: Inventory) -> list[Service]:
-    """The collectors' runtime services; none when ``collector_interval`` is 0."""
+def _owned_sources(sources: Callable[[str], "tuple[str, frozenset[str]] | None"], scope: Scope | None):  # type: ignore[no-untyped-def]
+    """Trap sources narrowed to the scope's own devices: another scope's traps are its collector's business."""
+    if scope is None:
+        return sources
+
+    def owned(address: str) -> "tuple[str, frozenset[str]] | None":
+        hit = sources(address)
+        return hit if hit is not None and scope.owns_device(hit[0]) else None
+
+    return owned
+
+
+def build_services(settings: Settings, store: Store, inventory: Inventory, scope: Scope | None = None) -> list[Service]:
+    """The collectors' runtime services (of one ``scope`` when given); none when ``collector_interval`` is 0."""
     if settings.collector_interval <= 0:
         return []
-    collector = make_collector(settings, inventory, store)
+    collector = make_collector(settings, inventory, store, scope=scope)
     polling = CollectorService(collector, settings.collector_interval)
-    metrics.register(
-        CollectorMetrics(inventory, lambda: collector.last_report, lambda: collector.failures, lambda: collector.last_services)
-    )
+    if scope is None:
+        report, failures = (lambda: collector.last_report), (lambda: collector.failures)
+    else:  # the city core, polled by every banner's collector, is exported by the city's alone
+        report = lambda: scope.report_view(collector.last_report)  # noqa: E731
+        failures = lambda: {d: n for d, n in collector.failures.items() if scope.owns_device(d)}  # noqa: E731
+    metrics.register(CollectorMetrics(inventory, report, failures, lambda: collector.last_services))
     out: list[Service] = [polling]
     if settings.device_mode != "sim":
-        out.append(TrapReceiver(trap_host(settings), trap_port(settings), trap_sources(settings, inventory), polling.on_trap))
+        sources = trap_sources(settings, inventory)
+        out.append(TrapReceiver(trap_host(settings), trap_port(settings), _owned_sources(sources, scope), polling.on_trap))
         resolver = CredentialResolver.from_settings(settings)
+
+        def logins(pinned):  # type: ignore[no-untyped-def]
+            found, errors = ssh_logins(inventory, lambda d: (str(d.mgmt), 22), resolver, pinned)
+            if scope is None:
+                return found, errors
+            return ({d: v for d, v in found.items() if scope.owns_device(d)},
+                    {d: e for d, e in errors.items() if scope.owns_device(d)})
+
         napalm = NapalmCollector(
             inventory,
             store,
-            lambda pinned: ssh_logins(inventory, lambda d: (str(d.mgmt), 22), resolver, pinned),
+            logins,
             platform_override="linux" if settings.device_mode == "lab" else None,
+            owns_finding=scope.owns_finding if scope is not None else None,
         )
         out.append(NapalmService(napalm, settings.napalm_interval))
     return out

@@ -8,6 +8,8 @@ from typing import Callable
 import pytest
 
 from tests.lab_fixtures import lab, lab_session, sim  # noqa: F401  (one session-wide lab for every area)
+from tests.pg_fixtures import (  # noqa: F401  (a real PostgreSQL server; --db=postgres runs the store on it)
+    _pg_template, postgres_server, pytest_addoption, pytest_collection_modifyitems, test_database_url)
 from wangnet import accounts
 from wangnet.config import PROJECT_ROOT, Settings, load_settings
 from wangnet.store import Store
@@ -18,10 +20,11 @@ CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, test_database_url: str) -> Settings:
     return load_settings(
         environ={},
         var_dir=tmp_path / "var",
+        database_url=test_database_url,
         inventory_path=SAMPLE_INVENTORY,
         secret_key="test-secret-key",
         login_rate_limit="1000 per minute",

@@ -3,20 +3,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vod.models import Episode, IngestJob, Programme
 from vod.paths import MediaPaths
+from vod.reasons import Refused
 from vod.search import EpisodeText, Search
 
 MAX_TITLE = 256
 MAX_TAGS = 512
+# ready: the ladder is published under episodes/; watchable: its job still runs, the first segments of every
+# rung are in the work directory and can be played (EVENT playlists that grow until the job ends).
+PLAYABLE_STATES = ("ready", "watchable")
 
 
-class CatalogueError(ValueError):
-    """Bad episode metadata; the message names the field."""
+class CatalogueError(Refused, ValueError):
+    """Bad episode metadata; the reason (and its English text) names the field."""
 
 
 @dataclass(frozen=True)
@@ -32,19 +37,19 @@ def parse_meta(programme_id: str, air_date: str, title: str, description: str = 
     """Validated metadata from form or command-line strings."""
     programme_id = (programme_id or "").strip()
     if not programme_id:
-        raise CatalogueError("programme: choose a programme")
+        raise CatalogueError("meta.programme_missing")
     try:
         day = date.fromisoformat((air_date or "").strip())
     except ValueError:
-        raise CatalogueError(f"date: “{air_date}” is not a date in the form YYYY-MM-DD") from None
+        raise CatalogueError("meta.date_invalid", value=air_date) from None
     title = " ".join((title or "").split())
     if not title:
-        raise CatalogueError("title: a title is required")
+        raise CatalogueError("meta.title_missing")
     if len(title) > MAX_TITLE:
-        raise CatalogueError(f"title: at most {MAX_TITLE} characters")
+        raise CatalogueError("meta.title_too_long", maximum=MAX_TITLE)
     clean_tags = ",".join(t.strip() for t in (tags or "").replace("，", ",").split(",") if t.strip())
     if len(clean_tags) > MAX_TAGS:
-        raise CatalogueError(f"tags: at most {MAX_TAGS} characters")
+        raise CatalogueError("meta.tags_too_long", maximum=MAX_TAGS)
     return EpisodeMeta(programme_id, day, title, (description or "").strip(), clean_tags)
 
 
@@ -55,7 +60,7 @@ def programmes(session: Session) -> list[Programme]:
 def create_episode(session: Session, meta: EpisodeMeta, created_by: str, is_demo: bool = False) -> Episode:
     if session.get(Programme, meta.programme_id) is None:
         known = ", ".join(p.id for p in programmes(session))
-        raise CatalogueError(f"programme: unknown programme “{meta.programme_id}” (known: {known})")
+        raise CatalogueError("meta.programme_unknown", programme=meta.programme_id, known=known)
     episode = Episode(
         programme_id=meta.programme_id, air_date=meta.air_date, title=meta.title, description=meta.description,
         tags=meta.tags, created_by=created_by, is_demo=is_demo, state="processing", published=False,
@@ -77,7 +82,7 @@ def browse(
     if programme_id:
         stmt = stmt.where(Episode.programme_id == programme_id)
     if not include_unpublished:
-        stmt = stmt.where(Episode.published.is_(True), Episode.state == "ready")
+        stmt = stmt.where(Episode.published.is_(True), Episode.state.in_(PLAYABLE_STATES))
     if ids is not None:
         stmt = stmt.where(Episode.id.in_(ids))
         found = {e.id: e for e in session.scalars(stmt)}
@@ -110,9 +115,23 @@ def reindex(session: Session, search: Search) -> None:
 
 
 def set_published(session: Session, episode: Episode, published: bool) -> None:
-    if published and episode.state != "ready":
-        raise CatalogueError(f"episode {episode.id} cannot be published: it is {episode.state}, not ready")
+    """Show or hide an episode; for one still being converted the choice also holds when its job ends."""
+    if published and episode.state not in PLAYABLE_STATES:
+        raise CatalogueError("episode.not_ready", episode=episode.id, state=episode.state)
     episode.published = published
+    job = latest_job(session, episode.id)
+    if job is not None and job.state in ("queued", "running"):
+        job.publish = published
+
+
+def media_dirs(session: Session, paths: MediaPaths, episode: Episode) -> list[Path]:
+    """Where an episode's files are, in the order to look: the running job's work directory while it is
+    only watchable, then the published directory (the job may have just renamed one into the other)."""
+    if episode.state == "watchable":
+        job = latest_job(session, episode.id)
+        if job is not None and job.state == "running":
+            return [paths.work(job.id), paths.episode(episode.id)]
+    return [paths.episode(episode.id)]
 
 
 def delete_episode(session: Session, episode: Episode, paths: MediaPaths, search: Search) -> None:

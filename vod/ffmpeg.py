@@ -9,12 +9,13 @@ from typing import Callable
 
 from vod.ladder import TranscodePlan, parse_progress_block, progress_fraction, thumbnail_command
 from vod.probe import MediaInfo, MediaRejected, check_media, explain_probe_failure, ffprobe_command, parse_probe, sniff
+from vod.reasons import Refused
 
 PROBE_TIMEOUT_S = 60
 
 
-class TranscodeError(RuntimeError):
-    """ffmpeg failed; the message carries its last words."""
+class TranscodeError(Refused, RuntimeError):
+    """ffmpeg failed; the reason carries its last words."""
 
 
 def probe_file(path: Path) -> MediaInfo:
@@ -24,16 +25,18 @@ def probe_file(path: Path) -> MediaInfo:
         with path.open("rb") as fh:
             head = fh.read(64)
     except OSError as exc:
-        raise MediaRejected(f"cannot read the file: {exc.strerror}") from None
+        raise MediaRejected("file.unreadable", detail=exc.strerror or str(exc)) from None
     kind = sniff(head)
     if kind in ("empty", "text"):
-        raise MediaRejected(explain_probe_failure("", kind))
+        reason = explain_probe_failure("", kind)
+        raise MediaRejected(reason.code, **reason.params)
     try:
         done = subprocess.run(ffprobe_command(str(path)), capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise MediaRejected(f"ffprobe needed more than {PROBE_TIMEOUT_S} s to read the file") from None
+        raise MediaRejected("probe.timeout", seconds=PROBE_TIMEOUT_S) from None
     if done.returncode != 0:
-        raise MediaRejected(explain_probe_failure(done.stderr, kind))
+        reason = explain_probe_failure(done.stderr, kind)
+        raise MediaRejected(reason.code, **reason.params)
     info = parse_probe(done.stdout, size)
     check_media(info)
     return info
@@ -85,7 +88,7 @@ async def run_transcode(
     stderr = b"".join(stderr_chunks).decode("utf-8", "replace")
     if returncode != 0:
         tail = " / ".join(line.strip() for line in stderr.strip().splitlines()[-3:])
-        raise TranscodeError(f"ffmpeg failed (exit {returncode}): {tail or 'no message'}")
+        raise TranscodeError("transcode.failed", exit_code=returncode, detail=tail or "no message")
     return stderr
 
 
@@ -101,4 +104,4 @@ async def make_thumbnail(source: str, target: Path, duration_s: float, ffmpeg: s
             proc.kill()
         raise
     if proc.returncode != 0 or not target.exists():
-        raise TranscodeError(f"thumbnail failed: {err.decode('utf-8', 'replace').strip()[-300:]}")
+        raise TranscodeError("transcode.thumbnail_failed", detail=err.decode("utf-8", "replace").strip()[-300:])

@@ -10,6 +10,12 @@ segment boundary. Segments are fragmented MP4 (CMAF-style ``.m4s`` with an
 init file per rung): with MPEG-TS, B-frame delay and AAC priming start audio
 21 ms before video and hls.js reports ``bufferSeekOverHole`` on every start;
 with fMP4 the edit lists line the tracks up and it plays without a warning.
+
+Playlists are of type EVENT while ffmpeg works: it rewrites each rung's
+playlist (to a temporary file, then a rename) after every finished segment,
+and writes the master playlist once every rung has its first one, so an
+episode can be watched from its first segments before the job ends.
+``finalise_playlist`` turns a finished EVENT playlist into a VOD one.
 """
 from __future__ import annotations
 
@@ -63,14 +69,19 @@ class TranscodePlan:
     has_audio: bool
     segment_seconds: int = SEGMENT_SECONDS
     preset: str = "veryfast"
+    # Read the source at this multiple of real time (ffmpeg ``-readrate``); None reads as fast as it can.
+    # Tests use it to make a job last a known time whatever the machine's speed.
+    read_rate: float | None = None
 
     def command(self, ffmpeg: str = "ffmpeg", progress: bool = True) -> list[str]:
         n = len(self.rungs)
         splits = "".join(f"[s{i}]" for i in range(n))
         graph = [f"[0:v]format=yuv420p,split={n}{splits}"]
         graph += [f"[s{i}]scale=-2:{r.height}[v{i}]" for i, r in enumerate(self.rungs)]
-        argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning", "-y", "-i", self.source,
-                "-filter_complex", ";".join(graph)]
+        argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning", "-y"]
+        if self.read_rate:
+            argv += ["-readrate", f"{self.read_rate:g}"]
+        argv += ["-i", self.source, "-filter_complex", ";".join(graph)]
         for i in range(n):
             argv += ["-map", f"[v{i}]"]
         if self.has_audio:
@@ -88,8 +99,8 @@ class TranscodePlan:
         stream_map = " ".join(
             f"v:{i},a:{i},name:{r.name}" if self.has_audio else f"v:{i},name:{r.name}" for i, r in enumerate(self.rungs)
         )
-        argv += ["-f", "hls", "-hls_time", str(self.segment_seconds), "-hls_playlist_type", "vod",
-                 "-hls_flags", "independent_segments", "-hls_segment_type", "fmp4",
+        argv += ["-f", "hls", "-hls_time", str(self.segment_seconds), "-hls_playlist_type", "event",
+                 "-hls_flags", "independent_segments+temp_file", "-hls_segment_type", "fmp4",
                  "-hls_segment_filename", str(Path(self.out_dir) / "%v" / "seg_%05d.m4s"),
                  "-master_pl_name", MASTER, "-var_stream_map", stream_map]
         if progress:
@@ -139,3 +150,24 @@ def playlist_duration(text: str) -> float:
 
 def playlist_segments(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def finalise_playlist(text: str) -> str:
+    """The VOD form of a finished EVENT playlist (players may then cache it and seek anywhere at once)."""
+    if "#EXT-X-ENDLIST" not in text:
+        raise ValueError("the playlist is unfinished (no #EXT-X-ENDLIST)")
+    return text.replace("#EXT-X-PLAYLIST-TYPE:EVENT", "#EXT-X-PLAYLIST-TYPE:VOD")
+
+
+def rung_playable(playlist: str | None, init_present: bool) -> bool:
+    """A rung can be played once its playlist lists a segment and its init file exists."""
+    return bool(playlist) and init_present and bool(playlist_segments(playlist or ""))
+
+
+def init_name(playlist: str) -> str | None:
+    """The init file a fragmented-MP4 playlist names in ``#EXT-X-MAP``."""
+    match = _MAP.search(playlist)
+    return match.group(1) if match else None
+
+
+_MAP = re.compile(r'^#EXT-X-MAP:URI="([^"]+)"', re.M)

@@ -9,6 +9,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from vod.reasons import Reason
 from wangnet.store import Base
 
 
@@ -65,7 +66,14 @@ class IngestJob(Base):
     publish: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     state: Mapped[str] = mapped_column(String(16), default="queued", nullable=False, index=True)  # queued running done failed
     progress: Mapped[float] = mapped_column(Float, default=0.0, nullable=False)  # 0..1
-    error: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    error: Mapped[str] = mapped_column(Text, default="", nullable=False)  # in English, for the CLI and logs
+    # the same reason as a code and JSON parameters (vod/reasons.py), which the web pages translate
+    error_code: Mapped[str] = mapped_column(String(64), default="", server_default="", nullable=False)
+    error_params: Mapped[str] = mapped_column(Text, default="{}", server_default="{}", nullable=False)
+
+    @property
+    def reason(self) -> Reason | None:
+        return Reason.from_stored(self.error_code, self.error_params)
     attempts: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,13 +1,16 @@
 """What a file is, from ffprobe's JSON and the file's first bytes — and why it is refused.
 
 Pure functions: the subprocess lives in ``vod/ffmpeg.py``. Every refusal is a
-``MediaRejected`` whose message is shown to the uploader as is, so it says
-what is wrong in words an editor understands.
+``MediaRejected`` carrying a stable code and parameters (``vod/reasons.py``):
+its English text is what the command line prints, and the web pages show the
+same reason translated, in words an editor understands.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+
+from vod.reasons import Reason, Refused
 
 # Limits of what we accept; beyond them the file is a mistake, not news.
 MIN_DURATION_S = 1.0
@@ -16,8 +19,8 @@ MIN_SIDE = 64
 MAX_WIDTH, MAX_HEIGHT = 7680, 4320
 
 
-class MediaRejected(ValueError):
-    """The file cannot become an episode; ``str(exc)`` is the reason for the uploader."""
+class MediaRejected(Refused, ValueError):
+    """The file cannot become an episode; ``exc.reason`` says why (``str(exc)`` in English)."""
 
 
 @dataclass(frozen=True)
@@ -64,18 +67,18 @@ def sniff(head: bytes) -> str:
     return "text"
 
 
-def explain_probe_failure(stderr: str, kind: str) -> str:
+def explain_probe_failure(stderr: str, kind: str) -> Reason:
     """The reason ffprobe could not read a file, from its stderr and the sniffed kind."""
     if kind == "empty":
-        return "the file is empty"
+        return Reason("file.empty")
     if kind == "text":
-        return "not a media file: it contains text, not audio or video"
+        return Reason("file.text")
     if kind == "mp4" and "moov atom not found" in stderr:
-        return "the MP4 file is truncated or incomplete: its index (moov atom) is missing; upload the complete file"
+        return Reason("file.mp4_index_missing")
     if kind == "binary":
-        return "not a media file: ffprobe recognises no audio or video format in it"
+        return Reason("file.not_media")
     last = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
-    return f"the file is damaged or not media: ffprobe says “{last or 'unreadable'}”"
+    return Reason("file.damaged", {"detail": last or "unreadable"})
 
 
 def parse_probe(stdout: str, size_bytes: int) -> MediaInfo:
@@ -83,7 +86,7 @@ def parse_probe(stdout: str, size_bytes: int) -> MediaInfo:
     try:
         data = json.loads(stdout or "{}")
     except json.JSONDecodeError as exc:
-        raise MediaRejected(f"ffprobe returned unreadable output ({exc})") from None
+        raise MediaRejected("probe.unreadable_output", detail=str(exc)) from None
     streams = data.get("streams") or []
     fmt = data.get("format") or {}
     video = next((s for s in streams if s.get("codec_type") == "video" and not _is_cover_art(s)), None)
@@ -91,9 +94,11 @@ def parse_probe(stdout: str, size_bytes: int) -> MediaInfo:
     duration = _float(fmt.get("duration")) or _float((video or audio or {}).get("duration"))
     if video is None:
         if audio is not None:
-            length = f", {duration:.1f} s" if duration else ""
-            raise MediaRejected(f"no video stream: the file holds only audio ({audio.get('codec_name', '?')}{length})")
-        raise MediaRejected("no video stream: ffprobe found no audio or video in the file")
+            codec = str(audio.get("codec_name", "?"))
+            if duration:
+                raise MediaRejected("media.audio_only", codec=codec, seconds=duration)
+            raise MediaRejected("media.audio_only_no_length", codec=codec)
+        raise MediaRejected("media.no_streams")
     return MediaInfo(
         format_name=str(fmt.get("format_name", "")),
         duration_s=duration or 0.0,
@@ -108,20 +113,19 @@ def parse_probe(stdout: str, size_bytes: int) -> MediaInfo:
 def check_media(info: MediaInfo) -> None:
     """Refuse sizes and lengths no news programme has (a corrupt header, a wrong file)."""
     if info.duration_s < MIN_DURATION_S:
-        raise MediaRejected(f"too short: {info.duration_s:.1f} s (at least {MIN_DURATION_S:.0f} s)")
+        raise MediaRejected("media.too_short", seconds=info.duration_s, minimum=MIN_DURATION_S)
     if info.duration_s > MAX_DURATION_S:
-        raise MediaRejected(f"too long: {info.duration_s / 3600:.1f} h (at most {MAX_DURATION_S / 3600:.0f} h)")
+        raise MediaRejected("media.too_long", hours=info.duration_s / 3600, maximum=MAX_DURATION_S / 3600)
     if info.width < MIN_SIDE or info.height < MIN_SIDE:
-        raise MediaRejected(f"picture too small: {info.width}×{info.height} (at least {MIN_SIDE}×{MIN_SIDE})")
+        raise MediaRejected("media.picture_too_small", width=info.width, height=info.height, minimum=MIN_SIDE)
     if info.width > MAX_WIDTH or info.height > MAX_HEIGHT:
-        raise MediaRejected(f"picture too large: {info.width}×{info.height} (at most {MAX_WIDTH}×{MAX_HEIGHT})")
+        raise MediaRejected("media.picture_too_large", width=info.width, height=info.height,
+                            max_width=MAX_WIDTH, max_height=MAX_HEIGHT)
 
 
 def check_size(size_bytes: int, max_bytes: int) -> None:
     if size_bytes > max_bytes:
-        raise MediaRejected(
-            f"file too large: {size_bytes / 2**20:.1f} MB, the limit is {max_bytes / 2**20:.0f} MB"
-        )
+        raise MediaRejected("file.too_large", size_mb=size_bytes / 2**20, limit_mb=max_bytes / 2**20)
 
 
 def _is_cover_art(stream: dict) -> bool:

@@ -16,16 +16,18 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from wangnet.store import Base
 
-ROLES: tuple[str, ...] = ("admin", "noc", "host", "staff", "phone-admin")
+ROLES: tuple[str, ...] = ("admin", "noc", "host", "staff", "phone-admin", "site")
 ROLE_DESCRIPTIONS = {
     "admin": "manages users and publishes content",
     "noc": "network engineer: map, devices, alerts, show commands",
     "host": "meeting host: starts and runs conferences",
     "staff": "watches news on demand",
     "phone-admin": "runs the IP-phone trial",
+    "site": "a site's conference terminal: joins conferences only as its own site (users.site_id)",
 }
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
 MIN_PASSWORD_LENGTH = 10
+SOURCE_LOCAL, SOURCE_DIRECTORY = "local", "directory"
 
 _hasher = PasswordHasher()
 # Verifying against a real hash when the user does not exist keeps the time of
@@ -53,6 +55,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # "local": password checked here; "directory": checked by an LDAP bind, no local password (wangnet/login.py)
+    source: Mapped[str] = mapped_column(String(16), default="local", server_default="local", nullable=False)
+    site_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a "site" account's inventory site
     role_rows: Mapped[list["UserRole"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -125,6 +130,8 @@ def create_user(
 
 
 def set_password(session: Session, user: User, password: str) -> None:
+    if user.source == SOURCE_DIRECTORY:
+        raise AccountError(f"user {user.username!r} logs in through the directory; change the password there")
     validate_password(password)
     user.password_hash = _hasher.hash(password)
     session.flush()
@@ -152,14 +159,49 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
+def upsert_directory_user(
+    session: Session, username: str, display_name: str, email: str | None, roles: Sequence[str]
+) -> User:
+    """Create or refresh the local row of a user the directory just authenticated; roles are replaced.
+
+    The row has no usable password (an empty hash never verifies), so the
+    user can only ever enter through the directory.
+    """
+    user = find_user(session, username)
+    if user is None:
+        user = User(username=username, password_hash="", source=SOURCE_DIRECTORY)
+        session.add(user)
+    elif user.source != SOURCE_DIRECTORY:
+        raise AccountError(f"user {username!r} is a local account; the directory cannot log in as it")
+    user.display_name = display_name or username
+    if email:
+        user.email = email
+    user.role_rows = [UserRole(role=r) for r in validate_roles(roles)]
+    user.last_login_at = utcnow()
+    session.flush()
+    return user
+
+
 def audit(
     session: Session, actor: str, action: str, target: str = "", detail: str = "", remote_addr: str = ""
 ) -> AuditEntry:
-    """Record who did what; every control action in every area goes through here."""
-    entry = AuditEntry(actor=actor, action=action, target=target, detail=detail, remote_addr=remote_addr or "")
+    """Record who did what; every control action in every area goes through here.
+
+    Refused input is audited as typed, so it is made storable on every engine: PostgreSQL rejects NUL
+    characters in text and values longer than a VARCHAR (SQLite accepts both), and an audit write must
+    never turn a refusal into a server error.
+    """
+    entry = AuditEntry(actor=_storable(actor, 64), action=_storable(action, 64), target=_storable(target, 256),
+                       detail=_storable(detail), remote_addr=_storable(remote_addr or "", 64))
     session.add(entry)
     session.flush()
     return entry
+
+
+def _storable(value: str, length: int | None = None) -> str:
+    """``value`` with NUL shown as ``\\x00`` and cut to ``length`` characters."""
+    value = value.replace("\x00", "\\x00")
+    return value[:length] if length is not None else value
 
 
 def recent_audit(session: Session, limit: int = 100, offset: int = 0) -> list[AuditEntry]:

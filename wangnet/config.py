@@ -57,6 +57,26 @@ class Settings:
     trap_port: int = 0  # 0 = 162 as root, else 1162
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464  # the Prometheus exporter (0 = off)
+    prometheus_url: str = ""  # e.g. http://127.0.0.1:9090: device charts read its query_range API instead of the store
+    # behind nginx (deploy/nginx): how many proxies set X-Forwarded-* (0 = none, trust no such header)
+    trusted_proxies: int = 0
+    # behind nginx: its named location that sends published VOD files, "@wangnet_vod"; "" = wangnet sends them
+    vod_accel_redirect: str = ""
+    # conferencing: host addresses the WebRTC bridge offers as ICE candidates (comma-separated; "" = all interfaces)
+    conference_ice_addresses: str = "127.0.0.1"
+    # directory login (LDAP; "" = local accounts only); see wangnet/directory.py for the formats
+    ldap_url: str = ""  # ldap://host:389 or ldaps://host:636
+    ldap_start_tls: bool = False  # upgrade an ldap:// connection with StartTLS before binding
+    ldap_ca_file: Path | None = None  # CA bundle that signed the directory's certificate (ldaps/StartTLS)
+    ldap_bind_dn_template: str = ""  # e.g. "uid={username},ou=people,dc=ordos,dc=gov,dc=cn" (no search needed)
+    ldap_user_base: str = ""  # else: search here for the user ...
+    ldap_user_filter: str = "(uid={username})"  # ... with this filter ({username} is escaped)
+    ldap_service_bind_dn: str = ""  # bind as this to search ("" = anonymous); its password: credential below
+    ldap_service_credential: str = "ldap-service"  # credentials id → WANGNET_CRED_LDAP_SERVICE_PASSWORD
+    ldap_group_base: str = ""
+    ldap_group_filter: str = "(|(member={user_dn})(uniqueMember={user_dn})(memberUid={username}))"
+    ldap_group_roles: str = ""  # "noc-engineers: noc; cn=hosts,ou=groups,dc=…: host, staff"
+    ldap_timeout: float = 5.0  # seconds to connect and for each answer
     extra_env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -115,6 +135,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         ("WANGNET_SMTP_FROM", "smtp_from", str),
         ("WANGNET_SMS_URL", "sms_url", str),
         ("WANGNET_NOTIFY_ROLES", "notify_roles", str),
+        ("WANGNET_CONFERENCE_ICE_ADDRESSES", "conference_ice_addresses", str),
     ):
         if env.get(key):
             values[name] = cast(env[key])
@@ -124,6 +145,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         ("WANGNET_TRAP_PORT", "trap_port", int),
         ("WANGNET_METRICS_HOST", "metrics_host", str),
         ("WANGNET_METRICS_PORT", "metrics_port", int),
+        ("WANGNET_PROMETHEUS_URL", "prometheus_url", str),
     ):
         if env.get(key) is not None and env.get(key) != "":
             values[name] = cast(env[key])
@@ -139,6 +161,27 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         values["sim_port_base"] = int(env["WANGNET_SIM_PORT_BASE"])
     if env.get("WANGNET_COOKIE_SECURE"):
         values["session_cookie_secure"] = env["WANGNET_COOKIE_SECURE"].lower() in ("1", "true", "yes")
+    if env.get("WANGNET_TRUSTED_PROXIES"):
+        values["trusted_proxies"] = int(env["WANGNET_TRUSTED_PROXIES"])
+    if env.get("WANGNET_VOD_ACCEL_REDIRECT"):
+        values["vod_accel_redirect"] = env["WANGNET_VOD_ACCEL_REDIRECT"]
+    for key, name, cast in (
+        ("WANGNET_LDAP_URL", "ldap_url", str),
+        ("WANGNET_LDAP_CA_FILE", "ldap_ca_file", Path),
+        ("WANGNET_LDAP_BIND_DN_TEMPLATE", "ldap_bind_dn_template", str),
+        ("WANGNET_LDAP_USER_BASE", "ldap_user_base", str),
+        ("WANGNET_LDAP_USER_FILTER", "ldap_user_filter", str),
+        ("WANGNET_LDAP_SERVICE_BIND_DN", "ldap_service_bind_dn", str),
+        ("WANGNET_LDAP_SERVICE_CREDENTIAL", "ldap_service_credential", str),
+        ("WANGNET_LDAP_GROUP_BASE", "ldap_group_base", str),
+        ("WANGNET_LDAP_GROUP_FILTER", "ldap_group_filter", str),
+        ("WANGNET_LDAP_GROUP_ROLES", "ldap_group_roles", str),
+        ("WANGNET_LDAP_TIMEOUT", "ldap_timeout", float),
+    ):
+        if env.get(key):
+            values[name] = cast(env[key])
+    if env.get("WANGNET_LDAP_START_TLS"):
+        values["ldap_start_tls"] = env["WANGNET_LDAP_START_TLS"].lower() in ("1", "true", "yes")
     values["extra_env"] = {k: v for k, v in env.items() if k.startswith("WANGNET_")}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ PostgreSQL deployment and the embedded SQLite default stay the same schema.
 """
 from __future__ import annotations
 
+import fcntl
 import importlib
 import importlib.util
 import os
@@ -15,7 +16,7 @@ from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from wangnet.config import Settings
@@ -33,6 +34,10 @@ NAMING_CONVENTION = {
 }
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATION_LOCK_ID = 0x77616E67  # "wang": the PostgreSQL advisory lock held while migrating
+
+
 class Base(DeclarativeBase):
     """Declarative base shared by all areas (named constraints keep migrations portable)."""
 
@@ -43,8 +48,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor = dbapi_connection.cursor()
     # WAL lets the web threads read while the asyncio services write.
     cursor.execute("PRAGMA journal_mode=WAL")
+    # A returned commit is in the WAL and synced: it survives a kill -9 of any process and a power cut
+    # (tests/integration/wangnet/test_durability.py). FULL is SQLite's usual default; say it, not assume it.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # Other processes (collector, SIP, VOD worker) write the same file: wait for their transactions
+    # rather than fail with "database is locked"; the longest, a collector cycle, takes well under this.
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -85,7 +95,36 @@ class Store:
         (``branch_labels`` = the area), so areas evolve without renumbering each
         other; ``heads`` upgrades every branch.
         """
-        command.upgrade(alembic_config(self.url), revision)
+        with self._migration_lock():
+            command.upgrade(alembic_config(self.url), revision)
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """One migrating process at a time: every service process upgrades at start, and they start together.
+
+        PostgreSQL: a session advisory lock on a connection of its own (Alembic
+        migrates on another). SQLite: an exclusive ``flock`` on a file beside
+        the database.
+        """
+        if self.engine.dialect.name == "postgresql":
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+                conn.commit()
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+                    conn.commit()
+        elif self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            lock_path = Path(f"{self.engine.url.database}.migrate.lock")
+            with open(lock_path, "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+        else:
+            yield
 
     def dispose(self) -> None:
         self.engine.dispose()

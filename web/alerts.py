@@ -13,6 +13,7 @@ from collectors.models import Alert
 from topology.schema import Inventory
 from wangnet import accounts
 from wangnet.accounts import utcnow
+from web.openapi import api_doc
 from web.security import NavItem, roles
 
 bp = Blueprint("alerts", __name__)
@@ -20,6 +21,7 @@ VIEW_ROLES = ("admin", "noc", "host")
 ACK_ROLES = ("admin", "noc")
 STATES = ("open", "acknowledged", "resolved")
 PAGE_SIZE = 50
+MAX_PAGE = 100_000  # far past any real list; keeps OFFSET inside the database's integer range
 NAV = [NavItem("alerts.alerts_page", _l("Alerts"), frozenset(VIEW_ROLES))]
 
 
@@ -104,7 +106,7 @@ def _filters() -> tuple[str | None, str | None, str | None, int]:
     banner = request.args.get("banner") or None
     if banner is not None and banner not in {s.id for s in _inventory().sites if s.tier == "banner"}:
         abort(400, f"unknown banner {banner!r}")
-    return state, tier, banner, max(request.args.get("page", 1, type=int) or 1, 1)
+    return state, tier, banner, min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
 
 
 def acknowledge(alert_id: int, comment: str) -> Alert:
@@ -156,6 +158,10 @@ def ack_form(alert_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/api/v1/alerts")
 @roles(*VIEW_ROLES)
+@api_doc(query={"state": {"type": "string", "enum": list(STATES)},
+                "tier": {"type": "string", "enum": ["city", "banner", "township"]},
+                "banner": {"type": "string"}, "page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}},
+         responses={"400": "unknown state, tier or banner"})
 def api_alerts():  # type: ignore[no-untyped-def]
     state, tier, banner, page = _filters()
     rows, total = _query(state, tier, banner, page)
@@ -164,6 +170,9 @@ def api_alerts():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/v1/alerts/<int:alert_id>/ack", methods=["POST"])
 @roles(*ACK_ROLES)
+@api_doc(body={"type": "object", "required": ["comment"],
+               "properties": {"comment": {"type": "string", "pattern": "\\S", "maxLength": 2000}}},
+         responses={"409": "the alert is not open"})
 def api_ack(alert_id: int):  # type: ignore[no-untyped-def]
     body = request.get_json(silent=True) or {}
     alert = acknowledge(alert_id, str(body.get("comment", "")))

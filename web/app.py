@@ -16,12 +16,13 @@ from wangnet.config import Settings, ensure_secret_key
 from wangnet.runtime import Runtime
 from wangnet.store import Store
 from web import security
+from web.openapi import BoundedIntConverter
 from web.security import NavItem
 from web.i18n import LOCALES, compile_catalogs, select_locale, translation_directories
 
 
 # Each area's blueprint module: it defines ``bp`` and may define ``NAV`` (menu entries).
-AREA_MODULES: tuple[str, ...] = ("web.auth", "web.network", "web.live", "web.alerts", "web.devices", "web.tools", "web.openapi", "web.admin", "web.phones", "web.vod")
+AREA_MODULES: tuple[str, ...] = ("web.auth", "web.network", "web.live", "web.alerts", "web.devices", "web.tools", "web.showcmd", "web.openapi", "web.admin", "web.phones", "web.vod", "web.conference_media", "web.conference")
 
 
 def create_app(
@@ -32,6 +33,7 @@ def create_app(
 ) -> Flask:
     """Build the app around one store and one inventory (loaded once, validated)."""
     app = Flask(__name__)
+    app.url_map.converters["int"] = BoundedIntConverter  # huge ids: 404, not a database overflow
     app.config.update(
         SECRET_KEY=ensure_secret_key(settings),
         SESSION_COOKIE_HTTPONLY=True,
@@ -84,6 +86,11 @@ def create_app(
         return {"locales": LOCALES, "current_locale": select_locale(), "nav_items": mine}
 
     _install_error_pages(app)
+    if settings.trusted_proxies:  # behind nginx: the viewer's address, scheme and host come from X-Forwarded-*
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     return app
 
 

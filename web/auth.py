@@ -1,4 +1,9 @@
-"""Login, logout and the logged-in user as Flask-Login sees it."""
+"""Login, logout and the logged-in user as Flask-Login sees it.
+
+One login form for local and directory (LDAP) accounts: ``wangnet/login.py``
+decides, ``wangnet/ldap_directory.py`` binds; see deploy/README.md,
+"Directory login", for the settings.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,10 +17,42 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from wangnet import accounts
+from wangnet.credentials import CredentialError, CredentialResolver
+from wangnet.directory import DirectoryConfig, DirectoryConfigError, MisconfiguredDirectory
+from wangnet.ldap_directory import LdapDirectory
+from wangnet.login import log_in
 from wangnet.store import Store
 from web.security import ANY_ROLE, public, roles
 
 bp = Blueprint("auth", __name__)
+
+
+@bp.record_once
+def _set_up_directory(state) -> None:  # type: ignore[no-untyped-def]
+    """Build the directory login (if configured) once, when the app is made."""
+    settings = state.app.extensions["wangnet.settings"]
+    try:
+        config = DirectoryConfig.from_settings(settings, accounts.ROLES)
+        directory = LdapDirectory.from_config(config, CredentialResolver.from_settings(settings)) if config else None
+    except (DirectoryConfigError, CredentialError) as exc:
+        # Local accounts must keep working: log the problem, refuse directory logins with it.
+        state.app.logger.error("directory login is off until its settings are fixed: %s", exc)
+        directory = MisconfiguredDirectory(str(exc))
+    state.app.extensions["wangnet.directory"] = directory
+
+
+def _refusal_message(refusal: str) -> str:
+    if refusal == "directory-down":
+        return _("Directory login is unavailable (the directory cannot be reached). Local accounts can still log in.")
+    if refusal == "no-role":
+        return _(
+            "Your directory account is in no group that gives a wangnet role. Ask an administrator to add you to one."
+        )
+    if refusal == "bad-name":
+        return _("Your directory user name cannot be used in wangnet (letters, digits, '.', '_' or '-' only).")
+    if refusal == "disabled":
+        return _("This account is disabled in wangnet.")
+    return _("Wrong user name or password.")
 
 
 @dataclass(frozen=True)
@@ -76,25 +113,27 @@ def login():  # type: ignore[no-untyped-def]
         return redirect(_safe_next(request.args.get("next")))
     form = LoginForm()
     error = None
+    status = 401
     if form.validate_on_submit():
         username = form.username.data.strip()
         with store().session() as s:
-            user = accounts.authenticate(s, username, form.password.data)
-            if user is None:
-                accounts.audit(s, username, "login.failed", remote_addr=request.remote_addr or "")
-                current_app.logger.warning("failed login for %r from %s", username, request.remote_addr)
-            else:
-                accounts.audit(s, user.username, "login", remote_addr=request.remote_addr or "")
+            result = log_in(
+                s, username, form.password.data, current_app.extensions.get("wangnet.directory"),
+                remote_addr=request.remote_addr or "",
+            )
+            user = result.user
+            if user is not None:
                 lang = session.get("lang")
                 session.clear()  # a fresh session on login: no fixation
                 if lang:
                     session["lang"] = lang
                 login_user(SessionUser.of(user))
                 return redirect(_safe_next(request.args.get("next")))
-        error = _("Wrong user name or password.")
+        error = _refusal_message(result.refusal)
+        status = 503 if result.refusal == "directory-down" else 401
     elif request.method == "POST":
         error = _("Please enter your user name and password.")
-    return render_template("auth/login.html", form=form, error=error), (401 if error else 200)
+    return render_template("auth/login.html", form=form, error=error), (status if error else 200)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import json
+import time
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
+from collectors import promquery, traffic
 from collectors.models import Alert, ConfigVersion, DeviceFacts, DeviceStatus, DriftFinding, InterfaceStatus
 from topology.schema import Inventory
+from web.openapi import api_doc
 from web.security import NavItem, roles
 
 bp = Blueprint("devices", __name__)
 VIEW_ROLES = ("admin", "noc")
 PAGE_SIZE = 50
+MAX_PAGE = 100_000  # far past any real list; keeps OFFSET inside the database's integer range
 NAV = [NavItem("devices.drift_page", _l("Drift"), frozenset(VIEW_ROLES))]
 
 
@@ -106,6 +110,53 @@ def device_json(device_id: str) -> dict[str, object]:
     }
 
 
+def traffic_json(device_id: str, ifname: str, range_name: str) -> dict[str, object]:
+    """One interface's traffic over the range, from Prometheus when configured (else, or if it fails, the store)."""
+    if range_name not in traffic.RANGES:
+        abort(400, f"range: {range_name!r} is not one of {', '.join(traffic.RANGES)}")
+    inv = _inventory()
+    try:
+        dev = inv.device(device_id)
+    except KeyError:
+        abort(404, f"no device {device_id!r}")
+    now = int(time.time())
+    with _store().session() as s:
+        known = ifname in dev.interfaces or s.get(InterfaceStatus, (device_id, ifname)) is not None
+        if not known:
+            abort(404, f"no interface {ifname!r} on {device_id!r}")
+        points = traffic.series(s, device_id, ifname, range_name, now)
+    span, resolution = traffic.RANGES[range_name]
+    out: dict[str, object] = {"device": device_id, "ifname": ifname, "range": range_name, "from": now - span, "to": now,
+                              "source": "store", "resolution": resolution, "warning": None}
+    prometheus = current_app.extensions["wangnet.settings"].prometheus_url
+    if prometheus:
+        try:
+            prom, step = promquery.fetch_traffic(prometheus, device_id, ifname, range_name, now)
+        except promquery.PrometheusError as exc:
+            out["warning"] = f"Prometheus: {exc}; showing the store's samples"
+        else:
+            out.update(source="prometheus", resolution=step)
+            out["points"] = {"ts": [p[0] for p in prom], "in_bps": [p[1] for p in prom], "out_bps": [p[2] for p in prom],
+                             "in_max": [p[1] for p in prom], "out_max": [p[2] for p in prom]}
+            return out
+    out["points"] = {
+        "ts": [p.ts for p in points],
+        "in_bps": [p.in_bps for p in points],
+        "out_bps": [p.out_bps for p in points],
+        "in_max": [p.in_max for p in points],
+        "out_max": [p.out_max for p in points],
+    }
+    return out
+
+
+@bp.route("/api/v1/devices/<device_id>/interfaces/<path:ifname>/traffic")
+@roles(*VIEW_ROLES)
+@api_doc(query={"range": {"type": "string", "enum": list(traffic.RANGES)}})
+def api_traffic(device_id: str, ifname: str):  # type: ignore[no-untyped-def]
+    """Traffic of one interface (bit/s in and out, averages and maxima) over range=hour|day|week."""
+    return jsonify(traffic_json(device_id, ifname, request.args.get("range", "hour")))
+
+
 @bp.route("/network/devices/<device_id>")
 @roles(*VIEW_ROLES)
 def device_page(device_id: str):  # type: ignore[no-untyped-def]
@@ -185,14 +236,15 @@ def _drift(page: int) -> tuple[list[dict[str, object]], int]:
 @bp.route("/network/drift")
 @roles(*VIEW_ROLES)
 def drift_page():  # type: ignore[no-untyped-def]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     rows, total = _drift(page)
     return render_template("devices/drift.html", rows=rows, total=total, page=page, pages=max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1))
 
 
 @bp.route("/api/v1/drift")
 @roles(*VIEW_ROLES)
+@api_doc(query={"page": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}})
 def api_drift():  # type: ignore[no-untyped-def]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     rows, total = _drift(page)
     return jsonify(findings=rows, total=total, page=page, page_size=PAGE_SIZE)

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, stream_with_context
 from sqlalchemy import select
 
 from collectors.models import Alert, DeviceStatus, InterfaceStatus
-from collectors.status import AlertRow, DeviceRow, InterfaceRowView, changes, snapshot
+from collectors.status import AlertRow, DeviceRow, InterfaceRowView, apply_changes, changes, snapshot
 from web.security import roles
 
 bp = Blueprint("live", __name__)
@@ -66,7 +66,7 @@ def events():  # type: ignore[no-untyped-def]
             delta = changes(last, now)
             if delta:
                 number += 1
-                last = now
+                last = apply_changes(last, delta)  # what the page now holds: small moves add up until they matter
                 quiet_since = time.monotonic()
                 yield _event("changes", number, delta)
             elif time.monotonic() - quiet_since > 15:

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from topology import Inventory
 from topology.layout import wang_layout
+from web.openapi import api_doc
 from web.security import ANY_ROLE, NavItem, roles
 
 bp = Blueprint("network", __name__)
@@ -122,6 +123,7 @@ def api_summary():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/v1/sites")
 @roles(*MAP_ROLES)
+@api_doc(query={"tier": {"type": "string", "enum": ["city", "banner", "township"]}})
 def api_sites():  # type: ignore[no-untyped-def]
     inv = inventory()
     tier = request.args.get("tier")

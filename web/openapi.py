@@ -6,21 +6,55 @@ roles that may call it (from ``@roles``) and the view's docstring as summary.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from flask import Blueprint, Flask, current_app, jsonify
+from werkzeug.routing import IntegerConverter
 
 from wangnet import __version__
 from web.security import ANY_ROLE, required_roles, roles
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 bp = Blueprint("openapi", __name__)
-CONVERTER_TYPES = {"integer": {"type": "integer"}, "float": {"type": "number"}}
+DOC_ATTR = "_wangnet_api_doc"
+# The id columns' range on every engine: PostgreSQL's `integer` is 32-bit (SQLite's is 64), so larger ids
+# cannot exist and the route answers 404 (an id past 2**31-1 reached PostgreSQL as "integer out of range", a 500).
+INT_MAX = 2**31 - 1
+CONVERTER_TYPES = {"integer": {"type": "integer", "minimum": 0, "maximum": INT_MAX}, "float": {"type": "number"}}
+CONVERTER_TYPES["boundedint"] = CONVERTER_TYPES["integer"]
 ERRORS = {
     "400": "bad request: the message says what is wrong",
     "401": "login required",
     "403": "the user lacks the role",
     "404": "no such object",
 }
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:…>`` limited to the database's integer range, so a huge id is a 404, not an overflow error."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None, max: int | None = INT_MAX,  # noqa: A002
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def api_doc(
+    *,
+    query: dict[str, dict[str, Any]] | None = None,
+    required: tuple[str, ...] = (),
+    body: dict[str, Any] | None = None,
+    content_type: str = "application/json",
+    responses: dict[str, str] | None = None,
+) -> Callable[[F], F]:
+    """What the route cannot say about itself: query parameters (JSON schemas), the body, extra status codes."""
+
+    def mark(view: F) -> F:
+        setattr(view, DOC_ATTR, {"query": query or {}, "required": required, "body": body, "content_type": content_type,
+                                 "responses": responses or {}})
+        return view
+
+    return mark
 
 
 def describe(app: Flask) -> dict[str, Any]:
@@ -36,6 +70,9 @@ def describe(app: Flask) -> dict[str, Any]:
             kind = type(converter).__name__.replace("Converter", "").lower()
             path = re.sub(r"<(?:[a-z]+:)?" + name + ">", "{" + name + "}", path)
             params.append({"name": name, "in": "path", "required": True, "schema": CONVERTER_TYPES.get(kind, {"type": "string"})})
+        doc = getattr(view, DOC_ATTR, {"query": {}, "required": (), "body": None, "responses": {}})
+        params += [{"name": name, "in": "query", "required": name in doc["required"], "schema": schema}
+                   for name, schema in doc["query"].items()]
         allowed = sorted(required_roles(view) or [])
         summary = (view.__doc__ or rule.endpoint).strip().splitlines()[0]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
@@ -45,9 +82,11 @@ def describe(app: Flask) -> dict[str, Any]:
                 "description": f"Roles: {', '.join(allowed)}.",
                 "parameters": params,
                 "responses": {"200": {"description": "OK", "content": {"application/json": {}}}}
-                | {code: {"description": text} for code, text in ERRORS.items()},
+                | {code: {"description": text} for code, text in (ERRORS | doc["responses"]).items()},
             }
-            if method == "POST":
+            if doc["body"] is not None:
+                op["requestBody"] = {"required": True, "content": {doc["content_type"]: {"schema": doc["body"]}}}
+            elif method == "POST":
                 op["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}
             paths.setdefault(path, {})[method.lower()] = op
     return {

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from topology.analysis import NoPath, impact_of_device, impact_of_link, path_between, single_points_of_failure
 from topology.graph import build_graph
 from topology.schema import Inventory
+from web.openapi import api_doc
 from web.security import NavItem, roles
 
 bp = Blueprint("tools", __name__)
@@ -86,12 +87,16 @@ def tools_page():  # type: ignore[no-untyped-def]
 
 @bp.route("/api/v1/topology/impact")
 @roles(*VIEW_ROLES)
+@api_doc(query={"link": {"type": "string"}, "device": {"type": "string"}},
+         responses={"400": "give exactly one of link= or device="})
 def api_impact():  # type: ignore[no-untyped-def]
     return jsonify(impact_json(request.args.get("link") or None, request.args.get("device") or None))
 
 
 @bp.route("/api/v1/topology/path")
 @roles(*VIEW_ROLES)
+@api_doc(query={"a": {"type": "string", "minLength": 1}, "b": {"type": "string", "minLength": 1}}, required=("a", "b"),
+         responses={"409": "no path between the two (a failure cuts them apart)"})
 def api_path():  # type: ignore[no-untyped-def]
     return jsonify(path_json(request.args.get("a", ""), request.args.get("b", "")))
 

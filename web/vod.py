@@ -2,10 +2,11 @@
 
 Every playlist, segment and thumbnail request passes the role gate *and* an
 episode check here; nothing under ``vod_dir`` is a static file. Segments are
-sent with ``send_from_directory(conditional=True)`` (Range → 206/416, ETag,
-If-None-Match → 304) and private caching headers; master playlists are capped
-to the viewer's site (a township behind 2 Mbit/s is offered the 240p rung only).
-In a scale-out deployment the same check would end in ``X-Accel-Redirect`` to nginx.
+handed to the WSGI server as its ``wsgi.file_wrapper``, positioned at the requested
+range (``web/media_files.py``: Range → 206/416, ETag, If-None-Match → 304) with
+private caching headers; master playlists are capped to the viewer's site (a township behind 2 Mbit/s is offered the 240p rung only).
+Behind nginx (setting ``vod_accel_redirect``, deploy/nginx/wangnet.conf) the same check ends in
+an empty answer with ``X-Accel-Redirect`` and nginx sends the file.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request,
-                   send_from_directory, url_for)
+                   url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,17 +26,20 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from wtforms.validators import ValidationError
 
 from vod import metrics
-from vod.catalogue import (CatalogueError, browse, delete_episode, latest_job, parse_meta, programmes,
-                           set_published)
+from vod.catalogue import (PLAYABLE_STATES, CatalogueError, browse, delete_episode, latest_job, media_dirs,
+                           parse_meta, programmes, set_published)
 from vod.hls import cap_master, is_segment, media_name
 from vod.ingest import Ingest
 from vod.models import Episode, IngestJob, ViewSession
 from vod.paths import MediaPaths
 from vod.probe import MediaRejected
+from vod.reasons import Reason
 from vod.search import Search, search_for
 from vod.sites import SiteLocator
 from vod.stats import HEARTBEAT_S, heartbeat, per_episode, per_site, resume_at, start_view
 from vod.watch import MEDIA_SUFFIXES
+from web.media_files import send_media
+from web.vod_reasons import job_message, message, refusal
 from web.security import NavItem, roles
 
 bp = Blueprint("vod", __name__)
@@ -95,7 +99,7 @@ def is_manager() -> bool:
 
 def visible(episode: Episode | None) -> bool:
     """Staff see published, ready episodes; admins also see the rest (to check before publishing)."""
-    if episode is None or episode.state != "ready":
+    if episode is None or episode.state not in PLAYABLE_STATES:
         return False
     return episode.published or is_manager()
 
@@ -125,6 +129,7 @@ def catalogue():  # type: ignore[no-untyped-def]
         episodes = browse(s, programme_id=programme, include_unpublished=is_manager(), ids=ids)
         jobs = {e.id: latest_job(s, e.id) for e in episodes if e.state != "ready"} if is_manager() else {}
     return render_template("vod/catalogue.html", programmes=progs, episodes=episodes, programme=programme,
+                           job_message=job_message,
                            query=query, jobs=jobs, manager=is_manager())
 
 
@@ -160,22 +165,55 @@ def media(episode_id: int, name: str):  # type: ignore[no-untyped-def]
     with store().session() as s:
         episode = s.get(Episode, episode_id)
         allowed = visible(episode)
+        dirs = media_dirs(s, vod().paths, episode) if allowed else []
+        growing = allowed and episode.state == "watchable"
+    folder = next((d for d in dirs if (d / name).is_file()), dirs[0] if dirs else None)
+    if allowed and name == "thumb.jpg" and not (folder / name).is_file():  # made when the job ends
+        allowed = False
     if not allowed:
         if name == "thumb.jpg":  # a card whose episode is gone or not yet ready: the placeholder, same for all
             return redirect(url_for("static", filename="img/vod-placeholder.svg"))
         metrics.REQUESTS.labels("segment" if is_segment(name) else "playlist", "404").inc()
         abort(404)
-    folder = vod().paths.episode(episode_id)
     site = viewer_site()
     if name == "master.m3u8":
         return _master(folder, site)
-    response = send_from_directory(folder, name, mimetype=mimetype, conditional=True, etag=True,
-                                   max_age=3600 if is_segment(name) or name.endswith(".jpg") else 30)
-    response.cache_control.public = False
-    response.cache_control.private = True
+    accel = current_app.extensions["wangnet.settings"].vod_accel_redirect
+    if accel and not growing:  # published files only: a growing episode's files move when the job ends
+        return _accel(accel, folder / name)
+    try:  # streamed by the server from the file, Range included (web/media_files.py)
+        response = send_media(folder / name, mimetype, 3600 if is_segment(name) or name.endswith(".jpg") else 30)
+    except OSError:
+        metrics.REQUESTS.labels("segment" if is_segment(name) else "playlist", "404").inc()
+        abort(404)
     sent = (response.content_length or 0) if response.status_code in (200, 206) else 0
     metrics.BYTES_SERVED.labels(site or "off-network", rung or "-").inc(sent)
     metrics.REQUESTS.labels("segment" if is_segment(name) else "playlist", str(response.status_code)).inc()
+    return _growing(response, growing, name)
+
+
+def _growing(response: Response, growing: bool, name: str) -> Response:
+    """A playlist of an episode still being converted grows every few seconds: never cache it."""
+    if growing and not is_segment(name):
+        response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _accel(location: str, path: Path) -> Response:
+    """Access is granted: an empty answer that hands the request to nginx's named location, which sends the file.
+
+    The answer names no file and no type: nginx may reuse it for every file of this episode and kind (playlists,
+    the rest) for this viewer for a few seconds (deploy/nginx/wangnet.conf); it keeps our cache policy.
+    """
+    if not path.is_file():
+        metrics.REQUESTS.labels("segment" if is_segment(path.name) else "playlist", "404").inc()
+        abort(404)
+    response = Response(b"")
+    del response.headers["Content-Type"]
+    response.headers["X-Accel-Redirect"] = location
+    response.headers["Cache-Control"] = "private, max-age=30" if path.suffix == ".m3u8" else "private, max-age=3600"
+    # nginx keeps a grant for a few seconds and sends the bytes: it counts them (its log), we count grants
+    metrics.REQUESTS.labels("segment" if is_segment(path.name) else "playlist", "granted").inc()
     return response
 
 
@@ -266,10 +304,10 @@ def upload():  # type: ignore[no-untyped-def]
         meta = parse_meta(a.get("programme", ""), a.get("date", ""), a.get("title", ""), a.get("description", ""),
                           a.get("tags", ""))
     except CatalogueError as exc:
-        return jsonify(error=str(exc), status=400), 400
-    too_large = f"file too large: the limit is {settings.vod_max_upload_mb} MB"  # API errors are English, like the ingest reasons
+        return jsonify(refusal(exc.reason, 400)), 400
+    too_large = Reason("upload.too_large", {"limit_mb": settings.vod_max_upload_mb})
     if request.content_length is not None and request.content_length > limit:
-        return jsonify(error=too_large, status=413), 413
+        return jsonify(refusal(too_large, 413)), 413
     suffix = Path(a.get("filename", "")).suffix.lower()
     target = vod().paths.uploads / f"{uuid.uuid4().hex}{suffix if suffix in MEDIA_SUFFIXES else '.bin'}"
     vod().paths.ensure()
@@ -285,21 +323,22 @@ def upload():  # type: ignore[no-untyped-def]
                 out.write(chunk)
     except OverflowError:
         target.unlink(missing_ok=True)
-        return jsonify(error=too_large, status=413), 413
+        return jsonify(refusal(too_large, 413)), 413
     except OSError as exc:  # the client went away, or the disk is full
         target.unlink(missing_ok=True)
-        return jsonify(error=f"upload interrupted: {exc}", status=400), 400
+        return jsonify(refusal(Reason("upload.interrupted", {"detail": str(exc)}), 400)), 400
     if request.content_length is not None and received != request.content_length:
         target.unlink(missing_ok=True)
-        return jsonify(error=f"upload incomplete: {received} of {request.content_length} bytes", status=400), 400
+        incomplete = Reason("upload.incomplete", {"received": received, "expected": request.content_length})
+        return jsonify(refusal(incomplete, 400)), 400
     try:
         sub = vod().ingest.submit(target, meta, current_user.username, limit, delete_source=True)
     except MediaRejected as exc:
         target.unlink(missing_ok=True)
-        return jsonify(error=str(exc), status=422), 422
+        return jsonify(refusal(exc.reason, 422)), 422
     except CatalogueError as exc:
         target.unlink(missing_ok=True)
-        return jsonify(error=str(exc), status=400), 400
+        return jsonify(refusal(exc.reason, 400)), 400
     return jsonify(job=sub.job_id, episode=sub.episode_id, duration_s=round(sub.info.duration_s, 1),
                    width=sub.info.width, height=sub.info.height,
                    status_url=url_for("vod.api_jobs", id=sub.job_id)), 201
@@ -318,7 +357,9 @@ def api_jobs():  # type: ignore[no-untyped-def]
     with store().session() as s:
         rows = [
             {"id": j.id, "episode": j.episode_id, "title": j.episode.title, "state": j.state,
-             "progress": round(j.progress, 3), "error": j.error, "attempts": j.attempts,
+             "progress": round(j.progress, 3), "error": j.error, "error_code": j.error_code,
+             "message": job_message(j) if j.state == "failed" else "", "attempts": j.attempts,
+             "watchable": j.episode.state in PLAYABLE_STATES,
              "episode_url": url_for("vod.episode_page", episode_id=j.episode_id)}
             for j in s.scalars(stmt)
         ]
@@ -348,7 +389,7 @@ def _set_published(episode_id: int, published: bool):  # type: ignore[no-untyped
         try:
             set_published(s, episode, published)
         except CatalogueError as exc:
-            flash(str(exc))
+            flash(message(exc.reason))
             return redirect(url_for("vod.catalogue"))
         audit(s, current_user.username, "vod.publish" if published else "vod.unpublish", str(episode_id), episode.title)
         flash(_("Published: %(t)s", t=episode.title) if published else _("Unpublished: %(t)s", t=episode.title))

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import signal
-import threading
 
 import click
 from sqlalchemy import select
@@ -124,33 +121,54 @@ def alerts(ctx: click.Context, as_json: bool, show_all: bool) -> None:
 
 @click.command()
 @click.option("--interval", default=30.0, show_default=True, help="Seconds between poll cycles.")
+@click.option("--banner", default=None, metavar="ID",
+              help="Poll only this banner's devices and its townships' (or 'city' for the city core); "
+                   "default: the whole network.")
+@click.option("--metrics-port", default=None, type=int,
+              help="Serve Prometheus metrics on this port of the metrics host (default: WANGNET_METRICS_PORT; 0 = off).")
 @inventory_option
 @click.pass_context
-def collector(ctx: click.Context, interval: float, inventory) -> None:  # type: ignore[no-untyped-def]
-    """Run the collectors alone (scale-out), sharing the database with the web process."""
+def collector(ctx: click.Context, interval: float, banner: str | None, metrics_port: int | None, inventory) -> None:  # type: ignore[no-untyped-def]
+    """Run the collectors alone (scale-out), sharing the database with the web process.
+
+    With --banner, one process per banner (and one for the city core) splits the
+    polling; each records only its own devices and alerts.
+    """
+    from collectors.scope import ScopeError, scope_for
     from collectors.wiring import build_services
-    from wangnet import metrics
-    from wangnet.runtime import Runtime
+    from wangnet.servicehost import ExporterError, configure_logging, host_services, start_exporter
 
     settings: Settings = ctx.obj["settings"]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     inv = load_or_exit(resolve_inventory_path(ctx, inventory))
+    scope = None
+    if banner is not None:
+        try:
+            scope = scope_for(inv, banner)
+        except ScopeError as exc:
+            raise click.BadParameter(str(exc), param_hint="--banner") from None
+    if interval <= 0:
+        raise click.BadParameter(f"{interval:g}: must be more than 0 seconds", param_hint="--interval")
     store = Store.from_settings(settings)
     store.upgrade()
-    runtime = Runtime(build_services(settings.with_overrides(collector_interval=interval), store, inv))
-    runtime.start()
-    if settings.metrics_port:
-        server, _ = metrics.serve(settings.metrics_host, settings.metrics_port)
-        click.echo(f"metrics on http://{settings.metrics_host}:{server.server_port}/metrics")
-    click.echo(f"collectors polling {len(inv.devices)} devices every {interval:g} s (Ctrl-C stops)")
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    services = build_services(settings.with_overrides(collector_interval=interval), store, inv, scope)
+    polled = len(scope.observed) if scope else len(inv.devices)
+    what = f"banner {scope.name} ({len(scope.owned)} devices, {polled} polled)" if scope else f"{polled} devices"
+
+    def started() -> None:
+        try:
+            port = start_exporter(settings, metrics_port)
+        except ExporterError as exc:
+            raise click.ClickException(str(exc)) from None
+        if port:
+            click.echo(f"metrics on http://{settings.metrics_host}:{port}/metrics")
+        click.echo(f"collectors polling {what} every {interval:g} s (Ctrl-C stops)")
+
     try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        pass
+        host_services(services, started)
     finally:
-        runtime.stop()
+        store.dispose()
+    click.echo("collectors stopped")
 
 
 COMMANDS = (poll, alerts, collector)

@@ -7,6 +7,7 @@ import signal
 import click
 
 from collectors import wiring as collectors_wiring
+from conferencing.controller import build_services as conference_services
 from telephony.service import SipService
 from topology.schema import Inventory
 from wangnet import metrics
@@ -22,6 +23,7 @@ def build_services(settings: Settings, store: Store, inventory: Inventory) -> li
     services.extend(collectors_wiring.build_services(settings, store, inventory))
     services.append(SipService(settings, store))
     services.append(IngestWorker.from_settings(settings, store))
+    services.extend(conference_services(settings, store, inventory))
     return services
 
 
@@ -51,7 +53,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, threads: int) 
         exporter, _ = metrics.serve(settings.metrics_host, settings.metrics_port)
         click.echo(f"metrics on http://{settings.metrics_host}:{exporter.server_port}/metrics")
     app = create_app(settings, store=store, runtime=runtime, inventory=inventory)
-    server = waitress.create_server(app, host=settings.web_host, port=settings.web_port, threads=threads)
+    # behind nginx, waitress must leave X-Forwarded-* to the app's ProxyFix (it strips them by default)
+    server = waitress.create_server(app, host=settings.web_host, port=settings.web_port, threads=threads,
+                                    clear_untrusted_proxy_headers=not settings.trusted_proxies)
 
     def _shutdown(*_: object) -> None:
         raise SystemExit(0)

@@ -39,6 +39,22 @@ def user() -> None:
     """Users and roles."""
 
 
+def _check_site(ctx: click.Context, roles: tuple[str, ...], site_id: str | None) -> None:
+    """A 'site' account needs --site naming an inventory site; --site means nothing without that role."""
+    if site_id is None:
+        if "site" in roles:
+            raise click.UsageError("role 'site' needs --site ID (the inventory site the account joins conferences as)")
+        return
+    if "site" not in roles:
+        raise click.UsageError("--site is only for accounts with role 'site'")
+    from topology import load_inventory
+
+    try:
+        load_inventory(ctx.obj["settings"].inventory_path).site(site_id)
+    except KeyError:
+        raise click.UsageError(f'--site: unknown site "{site_id}" (not in the inventory)') from None
+
+
 @user.command("add")
 @click.argument("name")
 @click.option(
@@ -47,6 +63,7 @@ def user() -> None:
 @click.option("--display-name", default="", help="Name shown in pages (e.g. 张伟).")
 @click.option("--email", default=None, help="Where alert e-mail goes.")
 @click.option("--mobile", default=None, help="Where alert SMS go.")
+@click.option("--site", "site_id", default=None, help="Inventory site id of a 'site' account (its conference terminal).")
 @click.option(
     "--password-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -60,13 +77,15 @@ def add(
     display_name: str,
     email: str | None,
     mobile: str | None,
+    site_id: str | None,
     password_file: Path | None,
 ) -> None:
     """Create user NAME with one or more roles."""
+    _check_site(ctx, roles, site_id)
     password = _read_password(password_file)
     with account_session(ctx) as session:
         created = accounts.create_user(session, name, password, roles, display_name)
-        created.email, created.mobile = email, mobile
+        created.email, created.mobile, created.site_id = email, mobile, site_id
         accounts.audit(session, "cli", "user.create", name, f"roles={','.join(sorted(roles))}")
     click.echo(f"user {name} created with role(s) {', '.join(sorted(roles))}")
 

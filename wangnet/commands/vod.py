@@ -129,9 +129,11 @@ def watch(ctx: click.Context, folder: Path, interval: float, once: bool) -> None
             scans += 1
             for path in stable.ready(candidates(folder)):
                 drop = parse_drop(folder, path)
+                if not isinstance(drop, Drop):  # a badly named file: the naming rule, in English
+                    _move(folder / "rejected", path, reason=drop)
+                    click.echo(f"rejected {path.name}: {drop}")
+                    continue
                 try:
-                    if not isinstance(drop, Drop):
-                        raise CatalogueError(drop)
                     meta = parse_meta(drop.programme_id, drop.air_date, drop.title)
                     sub = ing.submit(path, meta, "watch-folder", _max_bytes(ctx))  # type: ignore[attr-defined]
                 except (CatalogueError, MediaRejected) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from wangnet.schemadiff import include_object
 from wangnet.store import Base, load_all_models
 
 load_all_models()
@@ -28,7 +29,8 @@ def run_online() -> None:
     )
     with connectable.connect() as connection:
         # batch mode lets ALTER TABLE work on SQLite, the embedded default
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
+                          include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
 

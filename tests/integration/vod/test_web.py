@@ -218,17 +218,25 @@ def test_upload_streams_to_disk_and_job_reports_progress(env, media):
     assert "鄂尔多斯新闻 上传测试" in client_as(env, "staff").get("/vod?q=上传测试").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("name, status, error", [
-    ("text", 422, "not a media file: it contains text, not audio or video"),
-    ("audio", 422, "no video stream: the file holds only audio (aac, 3.0 s)"),
-    ("truncated", 422, "the MP4 file is truncated or incomplete: its index (moov atom) is missing; upload the complete file"),
+@pytest.mark.parametrize("name, status, code, error, chinese", [
+    ("text", 422, "file.text", "not a media file: it contains text, not audio or video",
+     "不是媒体文件：其内容是文本，而不是音频或视频"),
+    ("audio", 422, "media.audio_only", "no video stream: the file holds only audio (aac, 3.0 s)",
+     "没有视频流：文件只包含音频（aac，3.0 秒）"),
+    ("truncated", 422, "file.mp4_index_missing",
+     "the MP4 file is truncated or incomplete: its index (moov atom) is missing; upload the complete file",
+     "MP4 文件被截断或不完整：缺少索引（moov atom）；请上传完整的文件"),
 ])
-def test_upload_of_bad_files_shows_the_reason(env, media, name, status, error):
+def test_upload_of_bad_files_shows_the_reason(env, media, name, status, code, error, chinese):
     admin = client_as(env, "admin")
     token = csrf_token(admin.get("/vod/upload").get_data(as_text=True))
     before = env["store"]
     resp = _upload(admin, media[name], token)
-    assert (resp.status_code, resp.get_json()["error"]) == (status, error)
+    body = resp.get_json()
+    # English and the code for programs; the page shows ``message``, in the page's language (zh-CN here)
+    assert (resp.status_code, body["code"], body["error"], body["message"]) == (status, code, error, chinese)
+    admin.get("/vod/upload?lang=en")
+    assert _upload(admin, media[name], token).get_json()["message"] == error
     assert list(env["paths"].uploads.iterdir()) == []
     with before.session() as s:
         assert s.query(Episode).filter(Episode.title == "鄂尔多斯新闻 上传测试", Episode.state != "ready").count() == 0
@@ -241,11 +249,13 @@ def test_upload_limits_csrf_and_metadata(env, tmp_path):
     big.write_bytes(b"\0" * (1024 * 1024 + 1))  # the module's limit is 1 MB
     resp = _upload(admin, big, token)
     assert (resp.status_code, resp.get_json()["error"]) == (413, "file too large: the limit is 1 MB")
+    assert resp.get_json()["message"] == "文件过大：上限为 1 MB"
     small = tmp_path / "x.mp4"
     small.write_bytes(b"\0" * 10)
     assert _upload(admin, small, None).status_code == 400  # no CSRF token
     bad_date = _upload(admin, small, token, date="yesterday")
     assert bad_date.get_json()["error"] == "date: “yesterday” is not a date in the form YYYY-MM-DD"
+    assert bad_date.get_json()["message"] == "日期：“yesterday”不是 YYYY-MM-DD 格式的日期"
     assert client_as(env, "staff").post("/vod/upload", data=b"x", content_type="application/octet-stream").status_code in (400, 403)
     assert list(env["paths"].uploads.iterdir()) == []
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tests.conftest import login
 
-SAMPLE = {"site_id": "dalad", "device_id": "dalad-rt", "version": "1", "alert_id": "1", "extension": "300001",
+SAMPLE = {"ifname": "GE1-0-1", "site_id": "dalad", "device_id": "dalad-rt", "version": "1", "alert_id": "1", "extension": "300001",
           "episode_id": "1", "view_id": "1"}
 
 
@@ -15,7 +15,12 @@ def test_every_api_route_is_described(app, make_user):
     rules = {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1/")}
     assert len(spec["paths"]) == len(rules)
     op = spec["paths"]["/api/v1/alerts/{alert_id}/ack"]["post"]
-    assert op["parameters"][0] == {"name": "alert_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    assert op["parameters"][0] == {"name": "alert_id", "in": "path", "required": True,
+                                   "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}
+    assert op["requestBody"]["content"]["application/json"]["schema"]["required"] == ["comment"]
+    traffic = spec["paths"]["/api/v1/devices/{device_id}/interfaces/{ifname}/traffic"]["get"]
+    assert {"name": "range", "in": "query", "required": False,
+            "schema": {"type": "string", "enum": ["hour", "day", "week"]}} in traffic["parameters"]
     assert "Roles: admin, noc." == op["description"]
 
 

@@ -8,7 +8,8 @@ from wangnet.accounts import ROLES
 from web.security import required_roles
 
 SAMPLE_ARGS = {"site_id": "dalad", "device_id": "dalad-rt", "version": 1, "code": "en", "filename": "css/app.css", "extension": "300001",
-               "episode_id": 1, "name": "thumb.jpg", "view_id": 1, "alert_id": 1}
+               "episode_id": 1, "name": "thumb.jpg", "view_id": 1, "alert_id": 1,
+               "cid": 1, "site": "dalad", "rid": "x", "ifname": "GE1-0-1"}
 
 
 def routes(app):

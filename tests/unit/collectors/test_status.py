@@ -48,3 +48,22 @@ def test_changes_carry_only_what_moved(inv):
     assert list(delta["devices"]) == ["xini-rt"] and list(delta["sites"]) == ["xini"]
     assert list(delta["links"]) == ["hanggin-rt--xini-rt"]
     assert changes(after, after) == {}
+
+
+def test_small_traffic_moves_are_held_back_until_they_add_up(inv):
+    from collectors.status import apply_changes
+
+    link = next(l for l in inv.links if l.id == "city-core-1--dalad-rt")
+    speed = link.speed_mbps * 1e6
+
+    def snap(util):
+        rows = [InterfaceRowView(link.a.device, link.a.interface, True, util * speed, util * speed / 2, 0.0)]
+        return snapshot(inv, all_up(inv), rows, []).as_dict()
+
+    sent = snap(0.300)
+    assert changes(sent, snap(0.305)) == {}  # half a point: not news
+    delta = changes(sent, snap(0.312))  # more than a point: sent
+    assert list(delta) == ["links"] and list(delta["links"]) == [link.id]
+    held = apply_changes(sent, {})
+    assert changes(held, snap(0.306)) == {} and changes(held, snap(0.3101)) != {}  # drift counted from what was sent
+    assert apply_changes(sent, delta)["links"][link.id]["utilisation"] == 0.312

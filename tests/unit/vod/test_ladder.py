@@ -1,5 +1,7 @@
-from vod.ladder import (LADDER, TranscodePlan, fit_ladder, parse_progress_block, playlist_duration,
-                        playlist_segments, progress_fraction)
+import pytest
+
+from vod.ladder import (LADDER, TranscodePlan, finalise_playlist, fit_ladder, init_name, parse_progress_block,
+                        playlist_duration, playlist_segments, progress_fraction, rung_playable)
 
 
 def test_ladder_fits_the_links():
@@ -30,6 +32,15 @@ def test_command_aligns_keyframes_and_maps_every_rung():
     assert argv[argv.index("-b:v:2") + 1] == "300k" and argv[argv.index("-b:a:2") + 1] == "48k"
     assert argv[argv.index("-progress") + 1] == "pipe:1"
     assert argv[-1] == "/out/%v/index.m3u8"
+    # progressive: EVENT playlists rewritten after each segment, by rename (temp_file), never half-written
+    assert argv[argv.index("-hls_playlist_type") + 1] == "event"
+    assert argv[argv.index("-hls_flags") + 1] == "independent_segments+temp_file"
+    assert "-readrate" not in argv
+
+
+def test_read_rate_is_an_input_option():
+    argv = TranscodePlan("in.mp4", "out", tuple(LADDER), True, read_rate=1.5).command()
+    assert argv.index("-readrate") < argv.index("-i") and argv[argv.index("-readrate") + 1] == "1.5"
 
 
 def test_command_without_audio():
@@ -61,3 +72,30 @@ seg_00001.m4s
 def test_playlist_helpers():
     assert playlist_duration(PLAYLIST) == 6.52
     assert playlist_segments(PLAYLIST) == ["seg_00000.m4s", "seg_00001.m4s"]
+
+
+GROWING = """#EXTM3U
+#EXT-X-VERSION:7
+#EXT-X-TARGETDURATION:4
+#EXT-X-MEDIA-SEQUENCE:0
+#EXT-X-PLAYLIST-TYPE:EVENT
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-MAP:URI="init_1.mp4"
+#EXTINF:4.000000,
+seg_00000.m4s
+"""
+
+
+def test_growing_playlist_is_playable_once_it_lists_a_segment_and_its_init_exists():
+    assert init_name(GROWING) == "init_1.mp4" and init_name("#EXTM3U\n") is None
+    assert rung_playable(GROWING, init_present=True)
+    assert not rung_playable(GROWING, init_present=False)
+    assert not rung_playable(GROWING.rsplit("#EXTINF", 1)[0], init_present=True)  # no segment yet
+    assert not rung_playable(None, init_present=True)
+
+
+def test_finished_event_playlist_becomes_vod():
+    final = finalise_playlist(GROWING + "#EXT-X-ENDLIST\n")
+    assert "#EXT-X-PLAYLIST-TYPE:VOD" in final and "EVENT" not in final and final.endswith("#EXT-X-ENDLIST\n")
+    with pytest.raises(ValueError, match="unfinished"):
+        finalise_playlist(GROWING)

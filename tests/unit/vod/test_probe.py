@@ -44,21 +44,26 @@ def test_sniff(head, kind):
 
 
 def test_explanations():
-    assert explain_probe_failure("x: moov atom not found\n", "mp4").startswith("the MP4 file is truncated")
-    assert explain_probe_failure("", "text") == "not a media file: it contains text, not audio or video"
-    assert explain_probe_failure("a\nb: Invalid data found\n", "matroska") == \
-        "the file is damaged or not media: ffprobe says “b: Invalid data found”"
+    truncated = explain_probe_failure("x: moov atom not found\n", "mp4")
+    assert truncated.code == "file.mp4_index_missing" and truncated.english.startswith("the MP4 file is truncated")
+    assert str(explain_probe_failure("", "text")) == "not a media file: it contains text, not audio or video"
+    damaged = explain_probe_failure("a\nb: Invalid data found\n", "matroska")
+    assert (damaged.code, damaged.params) == ("file.damaged", {"detail": "b: Invalid data found"})
+    assert damaged.english == "the file is damaged or not media: ffprobe says “b: Invalid data found”"
 
 
-@pytest.mark.parametrize("info, reason", [
-    (MediaInfo("mp4", 0.4, 640, 360, "h264", None, 1), "too short: 0.4 s (at least 1 s)"),
-    (MediaInfo("mp4", 7 * 3600, 640, 360, "h264", None, 1), "too long: 7.0 h (at most 6 h)"),
-    (MediaInfo("mp4", 10, 32, 32, "h264", None, 1), "picture too small: 32×32 (at least 64×64)"),
-    (MediaInfo("mp4", 10, 16000, 9000, "h264", None, 1), "picture too large: 16000×9000 (at most 7680×4320)"),
+@pytest.mark.parametrize("info, code, reason", [
+    (MediaInfo("mp4", 0.4, 640, 360, "h264", None, 1), "media.too_short", "too short: 0.4 s (at least 1 s)"),
+    (MediaInfo("mp4", 7 * 3600, 640, 360, "h264", None, 1), "media.too_long", "too long: 7.0 h (at most 6 h)"),
+    (MediaInfo("mp4", 10, 32, 32, "h264", None, 1), "media.picture_too_small",
+     "picture too small: 32×32 (at least 64×64)"),
+    (MediaInfo("mp4", 10, 16000, 9000, "h264", None, 1), "media.picture_too_large",
+     "picture too large: 16000×9000 (at most 7680×4320)"),
 ])
-def test_absurd_media_is_refused(info, reason):
+def test_absurd_media_is_refused(info, code, reason):
     with pytest.raises(MediaRejected) as exc:
         check_media(info)
+    assert exc.value.reason.code == code
     assert str(exc.value) == reason
 
 

@@ -55,3 +55,18 @@ def test_passwd_and_list(settings, tmp_path):
     assert "no user 'ghost'" in run(settings, "user", "passwd", "ghost", "--password-file", str(pw)).output
     listing = run(settings, "user", "list").output
     assert "wang" in listing and "phone-admin" in listing
+
+
+def test_site_account_is_bound_to_an_inventory_site(settings, tmp_path):
+    pw = tmp_path / "pw"
+    pw.write_text("site password 12\n")
+    ok = run(settings, "user", "add", "dalad-room", "--role", "site", "--site", "dalad", "--password-file", str(pw))
+    assert ok.exit_code == 0, ok.output
+    with Store.from_settings(settings).session() as s:
+        assert accounts.find_user(s, "dalad-room").site_id == "dalad"
+    unknown = run(settings, "user", "add", "x2", "--role", "site", "--site", "atlantis", "--password-file", str(pw))
+    assert unknown.exit_code == 2 and '--site: unknown site "atlantis"' in unknown.output
+    missing = run(settings, "user", "add", "x3", "--role", "site", "--password-file", str(pw))
+    assert missing.exit_code == 2 and "role 'site' needs --site ID" in missing.output
+    stray = run(settings, "user", "add", "x4", "--role", "host", "--site", "dalad", "--password-file", str(pw))
+    assert stray.exit_code == 2 and "--site is only for accounts with role 'site'" in stray.output

@@ -28,7 +28,11 @@
   if (window.Hls && window.Hls.isSupported()) {
     // startLevel -1: begin on the rung the bandwidth estimate allows (the lowest at first), not on the
     // first variant listed; a township on 2 Mbit/s must not begin with a 720p segment.
-    var hls = new window.Hls({ enableWorker: false, startLevel: -1, startPosition: resume > 0 ? resume : -1 });
+    // An episode still being converted has growing EVENT playlists, which hls.js treats as live and would
+    // join near the newest segment: start it from the beginning (or the resume point) instead.
+    var growing = video.dataset.growing === "1";
+    var start = resume > 0 ? resume : (growing ? 0 : -1);
+    var hls = new window.Hls({ enableWorker: false, startLevel: -1, startPosition: start });
     state.hls = hls;
     hls.on(window.Hls.Events.MANIFEST_PARSED, function (_e, data) {
       state.offered = data.levels.map(function (l) { return l.height; });

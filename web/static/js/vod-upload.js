@@ -12,6 +12,8 @@
   var errorOut = document.getElementById("vod-upload-error");
   var done = document.getElementById("vod-done");
   var doneLink = document.getElementById("vod-done-link");
+  var watchable = document.getElementById("vod-watchable");
+  var watchableLink = document.getElementById("vod-watchable-link");
 
   function show(label, fraction) {
     phase.textContent = label;
@@ -19,6 +21,7 @@
     percent.textContent = Math.round(fraction * 100) + "%";
   }
   function fail(message) {
+    watchable.hidden = true;  // a job that fails is withdrawn, even if it could be watched a moment ago
     phase.textContent = texts.failed;
     errorOut.textContent = message;
     form.querySelector("button[type=submit]").disabled = false;
@@ -30,14 +33,19 @@
       .then(function (rows) {
         var job = rows[0];
         if (!job) { return fail("job vanished"); }
-        if (job.state === "failed") { return fail(job.error); }
+        if (job.state === "failed") { return fail(job.message || job.error); }
         if (job.state === "done") {
+          watchable.hidden = true;
           show(texts.done, 1);
           doneLink.href = job.episode_url;
           done.hidden = false;
           return;
         }
-        show(job.state === "queued" ? texts.queued : texts.running, job.progress);
+        if (job.watchable) {  // converting, but the first segments of every rung can already be played
+          watchableLink.href = job.episode_url;
+          watchable.hidden = false;
+        }
+        show(job.state === "queued" ? texts.queued : (job.watchable ? texts.watchable : texts.running), job.progress);
         setTimeout(function () { poll(statusUrl); }, 1000);
       })
       .catch(function () { setTimeout(function () { poll(statusUrl); }, 2000); });
@@ -47,11 +55,12 @@
     event.preventDefault();
     errorOut.textContent = "";
     done.hidden = true;
+    watchable.hidden = true;
     var file = form.elements.file.files[0];
     if (!file) { return; }
     if (file.size > parseInt(form.dataset.maxBytes, 10)) {
       box.hidden = false;
-      return fail("file too large: " + (file.size / 1048576).toFixed(1) + " MB");
+      return fail(texts.tooLarge);
     }
     var params = new URLSearchParams();
     ["programme", "date", "title", "description", "tags"].forEach(function (name) {
@@ -70,7 +79,7 @@
     xhr.addEventListener("load", function () {
       var reply = {};
       try { reply = JSON.parse(xhr.responseText); } catch (e) { reply = { error: xhr.statusText }; }
-      if (xhr.status !== 201) { return fail(reply.error || ("HTTP " + xhr.status)); }
+      if (xhr.status !== 201) { return fail(reply.message || reply.error || ("HTTP " + xhr.status)); }
       show(texts.queued, 0);
       poll(reply.status_url);
     });

@@ -1,0 +1,396 @@
+"""One bridge: publishers in, subscribers out, each subscriber slot switchable between sources.
+
+A ``Source`` is one site's video or audio as this bridge sees it, fed by a
+local publisher or by a trunk from another bridge; it fans encoded frames out
+to the ``Slot``s bound to it and passes keyframe requests upstream,
+rate-limited. A ``Slot`` is one sending m-line (a subscriber's main picture,
+a thumbnail, an audio stream, or a trunk's outgoing stream). Switching a
+slot's source keeps the outgoing RTP timeline continuous (``Timeline``; the
+sequence numbers are the sender's own) and waits for a keyframe, which it
+asks the new source for. A slot whose queue fills (a stalled subscriber) is
+flushed and resynced on the next keyframe; the source never waits for it.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from conferencing import sdp as sdpmod
+from conferencing.passthrough import (
+    EncodedFrame,
+    PacketTrack,
+    ReceiverTap,
+    host_addresses_are_loopback,
+    peer_connection,
+    tap_receiver,
+    tap_sender,
+)
+
+if TYPE_CHECKING:
+    from conferencing.transcode import Transcoder
+
+log = logging.getLogger(__name__)
+
+KEYFRAME_MIN_INTERVAL = 0.5
+"""Seconds between keyframe requests sent upstream for one source: a burst of joins costs one keyframe."""
+BRIDGE_CODECS = {"video": "VP8", "audio": "opus"}
+LOW_KBPS = 250
+"""Default rate of the low tier; ConferenceMedia sets the plan's ``low_kbps``."""
+_ids = itertools.count(1)
+
+
+class MediaError(ValueError):
+    """A request the bridge cannot serve (bad SDP, unknown site or resource); the message says which."""
+
+
+class Meter:
+    """Bytes over the last few seconds → kbit/s (cheap enough to call per frame)."""
+
+    WINDOW = 2.0
+
+    def __init__(self) -> None:
+        self._events: deque[tuple[float, int]] = deque()
+        self.total = 0
+
+    def add(self, size: int, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self.total += size
+        self._events.append((now, size))
+        self._trim(now)
+
+    def _trim(self, now: float) -> None:
+        while self._events and self._events[0][0] < now - self.WINDOW:
+            self._events.popleft()
+
+    def kbps(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        self._trim(now)
+        return sum(size for _, size in self._events) * 8 / 1000 / self.WINDOW
+
+
+class Timeline:
+    """Maps source RTP timestamps onto one continuous outgoing timeline across source switches."""
+
+    JUMP_SECONDS = 10
+
+    def __init__(self) -> None:
+        self.key: object = None
+        self.last_in: int | None = None
+        self.last_out: int | None = None
+        self.last_wall = 0.0
+
+    def map(self, key: object, timestamp: int, clock_rate: int, now: float) -> int:
+        if key != self.key or self.last_in is None or self.last_out is None:
+            out = 0 if self.last_out is None else self.last_out + max(1, int((now - self.last_wall) * clock_rate))
+            self.key = key
+        else:
+            delta = (timestamp - self.last_in) % (1 << 32)
+            if delta >= 1 << 31:
+                delta -= 1 << 32
+            if abs(delta) > self.JUMP_SECONDS * clock_rate:  # the publisher restarted its clock
+                delta = max(1, int((now - self.last_wall) * clock_rate))
+            out = self.last_out + delta
+        self.last_in, self.last_out, self.last_wall = timestamp, out, now
+        return out
+
+
+class Source:
+    """One site's stream of one kind at one bridge."""
+
+    def __init__(self, site: str, kind: str) -> None:
+        self.site = site
+        self.kind = kind
+        self.sinks: set[Slot] = set()
+        self.generation = 0
+        self.upstream: Callable[[], None] | None = None
+        self.tap: ReceiverTap | None = None
+        self.keyframe_requests = 0
+        self.meter = Meter()
+        self._last_request = -1e9
+        self._deferred: asyncio.TimerHandle | None = None
+
+    def attach(self, tap: ReceiverTap | None, upstream: Callable[[], None] | None) -> None:
+        """A (new) publisher or trunk now feeds this source: a new timeline generation."""
+        self.generation += 1
+        self.tap = tap
+        self.upstream = upstream
+        for sink in self.sinks:
+            sink.resync()
+
+    def detach(self, tap: ReceiverTap | None) -> None:
+        if tap is None or self.tap is tap:
+            self.tap = None
+            self.upstream = None
+
+    def push(self, frame: EncodedFrame) -> None:
+        self.meter.add(len(frame.data))
+        for sink in tuple(self.sinks):
+            sink.deliver(self, frame)
+
+    def request_keyframe(self) -> None:
+        """Ask upstream for a keyframe now, or once at the end of the rate-limit interval."""
+        if self.kind != "video":
+            return
+        now = time.monotonic()
+        wait = self._last_request + KEYFRAME_MIN_INTERVAL - now
+        if wait <= 0:
+            self._send_request(now)
+        elif self._deferred is None:
+            self._deferred = asyncio.get_event_loop().call_later(wait, self._deferred_request)
+
+    def _deferred_request(self) -> None:
+        self._deferred = None
+        self._send_request(time.monotonic())
+
+    def _send_request(self, now: float) -> None:
+        self._last_request = now
+        if self.upstream is not None:
+            self.keyframe_requests += 1
+            self.upstream()
+
+    def close(self) -> None:
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
+
+
+class Slot:
+    """One outgoing m-line whose source can be switched."""
+
+    def __init__(self, kind: str, name: str, track: PacketTrack | None = None) -> None:
+        self.kind = kind
+        self.name = name
+        self.track = track or PacketTrack(kind)
+        self.source: Source | None = None
+        self.timeline = Timeline()
+        self.waiting_keyframe = kind == "video"
+        self.resyncs = 0
+        self.keyframe_requests = 0
+        self.meter = Meter()
+
+    def bind(self, source: Source | None) -> None:
+        if source is self.source:
+            return
+        if self.source is not None:
+            self.source.sinks.discard(self)
+        self.source = source
+        if source is not None:
+            source.sinks.add(self)
+            self.resync()
+
+    def resync(self) -> None:
+        """Start again from the source's next keyframe (switch, new publisher, stall)."""
+        if self.kind == "video":
+            self.waiting_keyframe = True
+            if self.source is not None:
+                self.source.request_keyframe()
+
+    def on_keyframe_request(self) -> None:
+        """PLI/FIR from the subscriber: forwarded to whatever source feeds this slot now."""
+        self.keyframe_requests += 1
+        if self.source is not None:
+            self.source.request_keyframe()
+
+    def deliver(self, source: Source, frame: EncodedFrame) -> None:
+        if self.waiting_keyframe:
+            if not frame.keyframe:
+                return
+            self.waiting_keyframe = False
+        pts = self.timeline.map((id(source), source.generation), frame.timestamp, frame.clock_rate, time.monotonic())
+        if not self.track.put(frame.data, pts, frame.clock_rate):
+            self.resyncs += 1
+            self.track.flush()
+            self.resync()
+            return
+        self.meter.add(len(frame.data))
+
+    def close(self) -> None:
+        self.bind(None)
+        self.track.stop()
+
+
+@dataclass
+class Resource:
+    """A WHIP publisher, a WHEP subscriber or one end of a trunk leg: one peer connection."""
+
+    id: str
+    conference_id: str
+    site: str
+    role: str  # "publisher" | "subscriber"
+    pc: RTCPeerConnection
+    bridge: "Bridge"
+    slots: list[Slot] = field(default_factory=list)
+    taps: dict[str, ReceiverTap] = field(default_factory=dict)
+
+    @property
+    def main(self) -> Slot | None:
+        return next((s for s in self.slots if s.name == "main"), None)
+
+    def video_slots(self) -> list[Slot]:
+        return [s for s in self.slots if s.kind == "video"]
+
+    def audio_slots(self) -> list[Slot]:
+        return [s for s in self.slots if s.kind == "audio"]
+
+
+def new_resource_id() -> str:
+    import secrets
+
+    return f"r{next(_ids)}{secrets.token_hex(6)}"
+
+
+async def answer_offer(pc: RTCPeerConnection, offer_sdp: str) -> list[str]:
+    """setRemoteDescription after the bridge's checks; returns the m-line kinds in order."""
+    try:
+        media = sdpmod.check_offer(offer_sdp)
+        pinned = sdpmod.restrict_codecs(offer_sdp, BRIDGE_CODECS)
+    except sdpmod.SdpError as exc:
+        raise MediaError(str(exc)) from None
+    if host_addresses_are_loopback():
+        pinned = sdpmod.keep_candidates(pinned, sdpmod.is_loopback_candidate)
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=pinned, type="offer"))
+    except (ValueError, TypeError, KeyError, IndexError, AssertionError) as exc:
+        raise MediaError(f"the SDP offer was refused: {exc or type(exc).__name__}") from exc
+    return [m.kind for m in media]
+
+
+class Bridge:
+    """All sources and resources of one conference at one bridge site."""
+
+    def __init__(self, conference_id: str, site: str) -> None:
+        self.conference_id = conference_id
+        self.site = site
+        self.sources: dict[tuple[str, str], Source] = {}
+        self.resources: dict[str, Resource] = {}
+        self.low_kbps = LOW_KBPS
+        self.transcoders: dict[str, "Transcoder"] = {}
+
+    def source(self, site: str, kind: str) -> Source:
+        key = (site, kind)
+        if key not in self.sources:
+            self.sources[key] = Source(site, kind)
+        return self.sources[key]
+
+    def low_source(self, site: str) -> Source:
+        """The low tier of a site's video at this bridge: transcoded once, shared by every low subscriber."""
+        from conferencing.transcode import Transcoder
+
+        key = (site, "video@low")
+        if key not in self.sources:
+            self.sources[key] = Source(site, "video")
+        if site not in self.transcoders:
+            self.transcoders[site] = Transcoder(self.source(site, "video"), self.sources[key], self.low_kbps)
+        return self.sources[key]
+
+    def _drop_idle_transcoders(self) -> None:
+        for site in [s for s, t in self.transcoders.items() if not self.sources[(s, "video@low")].sinks]:
+            self.transcoders.pop(site).close()
+
+    async def add_publisher(self, site: str, offer_sdp: str, on_state: Callable[[Resource, str], None]) -> tuple[Resource, str]:
+        """WHIP: the site's camera and microphone become this bridge's sources for ``site``."""
+        pc = peer_connection()
+        res = Resource(new_resource_id(), self.conference_id, site, "publisher", pc, self)
+        try:
+            await answer_offer(pc, offer_sdp)
+            for transceiver in pc.getTransceivers():
+                kind = transceiver.kind
+                if kind in res.taps or kind not in ("audio", "video"):
+                    continue  # one stream per kind per site
+                source = self.source(site, kind)
+                tap = tap_receiver(transceiver.receiver, kind, source.push)
+                tap.on_loss = source.request_keyframe
+                source.attach(tap, tap.request_keyframe)
+                res.taps[kind] = tap
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception:
+            await self._drop(res)
+            raise
+        self._watch(res, on_state)
+        self.resources[res.id] = res
+        return res, pc.localDescription.sdp
+
+    async def add_subscriber(self, site: str, offer_sdp: str, on_state: Callable[[Resource, str], None]) -> tuple[Resource, str]:
+        """WHEP: recvonly m-lines become slots — first video "main", further videos thumbnails, audios in order."""
+        pc = peer_connection()
+        res = Resource(new_resource_id(), self.conference_id, site, "subscriber", pc, self)
+        try:
+            await answer_offer(pc, offer_sdp)
+            videos = audios = 0
+            for transceiver in pc.getTransceivers():
+                if transceiver.kind == "video":
+                    name = "main" if videos == 0 else f"thumb{videos}"
+                    videos += 1
+                else:
+                    name = f"audio{audios}"
+                    audios += 1
+                slot = Slot(transceiver.kind, name)
+                transceiver.direction = "sendonly"
+                transceiver.sender.replaceTrack(slot.track)
+                tap_sender(transceiver.sender, slot.on_keyframe_request)
+                res.slots.append(slot)
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception:
+            await self._drop(res)
+            raise
+        self._watch(res, on_state)
+        self.resources[res.id] = res
+        return res, pc.localDescription.sdp
+
+    def show(self, res: Resource, main: str | None, thumbs: Iterable[str], audio: Iterable[str], low: bool = False) -> None:
+        """Bind a subscriber's slots to the sources of the view (missing slots: the extra sources are not sent).
+
+        ``low``: the plan gives this site the low tier, so its videos come from the shared transcoded copy.
+        """
+        videos = res.video_slots()
+        wanted_video = [main, *thumbs]
+        for slot, site in itertools.zip_longest(videos, wanted_video[: len(videos)]):
+            if slot is not None:
+                if not site or site == res.site:
+                    slot.bind(None)
+                else:
+                    slot.bind(self.low_source(site) if low else self.source(site, "video"))
+        self._drop_idle_transcoders()
+        audios = res.audio_slots()
+        heard = [s for s in audio if s != res.site][: len(audios)]
+        for slot, site in itertools.zip_longest(audios, heard):
+            if slot is not None:
+                slot.bind(self.source(site, "audio") if site else None)
+
+    def _watch(self, res: Resource, on_state: Callable[[Resource, str], None]) -> None:
+        @res.pc.on("connectionstatechange")
+        def changed() -> None:
+            on_state(res, res.pc.connectionState)
+
+    async def remove(self, res: Resource) -> None:
+        self.resources.pop(res.id, None)
+        await self._drop(res)
+        self._drop_idle_transcoders()
+
+    async def _drop(self, res: Resource) -> None:
+        for slot in res.slots:
+            slot.close()
+        for kind, tap in res.taps.items():
+            source = self.sources.get((res.site, kind))
+            if source is not None:
+                source.detach(tap)
+        try:
+            await res.pc.close()
+        except Exception:  # a half-negotiated pc may fail to close; nothing else depends on it
+            log.debug("closing %s failed", res.id, exc_info=True)
+
+    async def close(self) -> None:
+        for res in list(self.resources.values()):
+            await self.remove(res)
+        for transcoder in self.transcoders.values():
+            transcoder.close()
+        self.transcoders.clear()
+        for source in self.sources.values():
+            source.close()

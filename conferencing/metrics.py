@@ -1,0 +1,40 @@
+"""Prometheus view of the conference bridges, read from ConferenceMedia's cached snapshots.
+
+The scrape runs on the exporter's thread while the bridges live on the
+runtime loop, so it reads ``ConferenceMedia.latest`` (refreshed on the loop
+every second) instead of touching live objects.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator, Mapping
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+class ConferenceMetrics(Collector):
+    def __init__(self, snapshots: Callable[[], Mapping[str, dict]]) -> None:
+        self._snapshots = snapshots
+
+    def collect(self) -> Iterator[object]:
+        participants = GaugeMetricFamily("wangnet_conference_participants", "Sites with a publisher or subscriber", labels=["conference"])
+        forwarded = GaugeMetricFamily("wangnet_conference_forwarded_streams", "Streams the bridges forward now (subscriber slots and trunk streams)", labels=["conference"])
+        site_kbps = GaugeMetricFamily("wangnet_conference_site_kbps", "Media bitrate per site and direction", labels=["conference", "site", "direction"])
+        trunk_kbps = GaugeMetricFamily("wangnet_conference_trunk_kbps", "Media bitrate over a bridge-to-bridge trunk", labels=["conference", "from_bridge", "to_bridge"])
+        trunk_streams = GaugeMetricFamily("wangnet_conference_trunk_streams", "Source sites whose streams cross a trunk", labels=["conference", "from_bridge", "to_bridge"])
+        keyframes = CounterMetricFamily("wangnet_conference_keyframe_requests", "Keyframe requests sent to a site's publisher", labels=["conference", "site"])
+        lost = CounterMetricFamily("wangnet_conference_packets_lost", "RTP packets lost from a site's publisher", labels=["conference", "site"])
+        level = GaugeMetricFamily("wangnet_conference_audio_level", "Audio level 0..1 of a site's microphone", labels=["conference", "site"])
+        for cid, snap in sorted(dict(self._snapshots()).items()):
+            participants.add_metric([cid], snap["participants"])
+            forwarded.add_metric([cid], snap["forwarded_streams"])
+            for site, figures in sorted(snap["sites"].items()):
+                site_kbps.add_metric([cid, site, "in"], figures["kbps_in"])
+                site_kbps.add_metric([cid, site, "out"], figures["kbps_out"])
+                keyframes.add_metric([cid, site], figures["keyframe_requests"])
+                lost.add_metric([cid, site], figures["packets_lost"])
+                level.add_metric([cid, site], figures["audio_level"])
+            for trunk in snap["trunks"].values():
+                trunk_kbps.add_metric([cid, trunk["from"], trunk["to"]], trunk["kbps"])
+                trunk_streams.add_metric([cid, trunk["from"], trunk["to"]], len(trunk["streams"]))
+        yield from (participants, forwarded, site_kbps, trunk_kbps, trunk_streams, keyframes, lost, level)

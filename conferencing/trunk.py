@@ -1,0 +1,111 @@
+"""Bridge ↔ bridge trunks: real aiortc peer connections carrying a source site's streams once.
+
+A trunk leg carries one source site's video and audio from one bridge to the
+next one on the cascade (township's banner → city, city → another banner);
+the receiving bridge fans it out to all its subscribers, so the backbone
+link carries each stream once however many sites watch it. Keyframe requests
+travel back the same way: a PLI from the receiving bridge arrives at the
+sending slot, whose source asks its own upstream (publisher or next trunk).
+
+The two halves are separate so that bridges in different processes
+(``wangnet bridge --site``) can exchange the offer and answer over HTTP; in
+one process ``TrunkLeg`` calls them directly.
+"""
+from __future__ import annotations
+
+import logging
+
+from aiortc import RTCSessionDescription
+
+from conferencing.bridge import Bridge, Meter, Slot, answer_offer
+from conferencing.passthrough import ReceiverTap, peer_connection, pin_codecs, tap_receiver, tap_sender
+
+log = logging.getLogger(__name__)
+KINDS = ("video", "audio")
+
+
+class TrunkSender:
+    """The sending half, at the bridge where the source already is."""
+
+    def __init__(self, bridge: Bridge, site: str) -> None:
+        self.bridge = bridge
+        self.site = site
+        self.pc = peer_connection()
+        self.slots: list[Slot] = []
+
+    async def offer(self) -> str:
+        for kind in KINDS:
+            slot = Slot(kind, f"trunk-{kind}")
+            transceiver = self.pc.addTransceiver(slot.track, direction="sendonly")
+            pin_codecs(transceiver)
+            tap_sender(transceiver.sender, slot.on_keyframe_request)
+            slot.bind(self.bridge.source(self.site, kind))
+            self.slots.append(slot)
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self.pc.localDescription.sdp
+
+    async def accept(self, answer_sdp: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
+
+    def kbps(self) -> float:
+        return sum(slot.meter.kbps() for slot in self.slots)
+
+    async def close(self) -> None:
+        for slot in self.slots:
+            slot.close()
+        await self.pc.close()
+
+
+class TrunkReceiver:
+    """The receiving half: the remote source becomes a local ``Source`` of the receiving bridge."""
+
+    def __init__(self, bridge: Bridge, site: str) -> None:
+        self.bridge = bridge
+        self.site = site
+        self.pc = peer_connection()
+        self.taps: dict[str, ReceiverTap] = {}
+
+    async def answer(self, offer_sdp: str) -> str:
+        await answer_offer(self.pc, offer_sdp)
+        for transceiver in self.pc.getTransceivers():
+            kind = transceiver.kind
+            if kind in self.taps:
+                continue
+            source = self.bridge.source(self.site, kind)
+            tap = tap_receiver(transceiver.receiver, kind, source.push)
+            tap.on_loss = source.request_keyframe
+            source.attach(tap, tap.request_keyframe)
+            self.taps[kind] = tap
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return self.pc.localDescription.sdp
+
+    async def close(self) -> None:
+        for kind, tap in self.taps.items():
+            self.bridge.source(self.site, kind).detach(tap)
+        await self.pc.close()
+
+
+class TrunkLeg:
+    """One source site's streams from ``upstream`` bridge to ``downstream`` bridge, both in this process."""
+
+    def __init__(self, sender_bridge: Bridge, receiver_bridge: Bridge, site: str) -> None:
+        self.sender = TrunkSender(sender_bridge, site)
+        self.receiver = TrunkReceiver(receiver_bridge, site)
+        self.site = site
+        self.meter = Meter()
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.sender.bridge.site, self.receiver.bridge.site, self.site)
+
+    async def open(self) -> None:
+        offer = await self.sender.offer()
+        answer = await self.receiver.answer(offer)
+        await self.sender.accept(answer)
+
+    def kbps(self) -> float:
+        return self.sender.kbps()
+
+    async def close(self) -> None:
+        await self.receiver.close()
+        await self.sender.close()

@@ -1,0 +1,215 @@
+"""The bridge forwards VP8 and Opus from a real aiortc publisher to a real aiortc subscriber without decoding.
+
+Publisher and subscriber are separate aiortc peer connections on 127.0.0.1;
+the subscriber counts the encoded frames it receives through the same tap (so
+neither the bridge nor the test end decodes). Every decoder constructor of
+aiortc is spied on: one call anywhere fails the test.
+"""
+from __future__ import annotations
+
+import asyncio
+import fractions
+import math
+import struct
+import time
+
+import aiortc.codecs
+import aiortc.codecs.opus
+import aiortc.codecs.vpx
+import aiortc.rtcrtpreceiver
+import av
+import pytest
+from aiortc import MediaStreamTrack, RTCSessionDescription
+
+from conferencing.bridge import Bridge, MediaError, Timeline
+from conferencing.passthrough import FrameAssembler, peer_connection, tap_receiver, use_host_addresses, vp8_is_keyframe
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class ColourTrack(MediaStreamTrack):
+    """A tiny synthetic camera: 160x120 at 15 fps, so encoding stays cheap on 2 shared cores."""
+
+    kind = "video"
+
+    def __init__(self, tint: int = 128) -> None:
+        super().__init__()
+        self._tint = tint
+        self._pts = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.VideoFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        self._pts += 6000
+        await asyncio.sleep(max(0.0, self._start + self._pts / 90000 - time.monotonic()))
+        frame = av.VideoFrame(160, 120, "yuv420p")
+        shade = (self._pts // 6000) % 255
+        for plane, value in zip(frame.planes, (shade, self._tint, 128)):
+            plane.update(bytes([value]) * plane.buffer_size)
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, 90000)
+        return frame
+
+
+class ToneTrack(MediaStreamTrack):
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._samples = 0
+        self._start: float | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        if self._start is None:
+            self._start = time.monotonic()
+        await asyncio.sleep(max(0.0, self._start + self._samples / 48000 - time.monotonic()))
+        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+        tone = [int(math.sin(i / 10.0) * 8000) for i in range(960)]
+        frame.planes[0].update(struct.pack("<960h", *tone))
+        frame.sample_rate = 48000
+        frame.pts = self._samples
+        frame.time_base = fractions.Fraction(1, 48000)
+        self._samples += 960
+        return frame
+
+
+@pytest.fixture
+def decoders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every decoder aiortc would create, recorded (the decoder thread would swallow a raise)."""
+    created: list[str] = []
+    real = aiortc.codecs.get_decoder
+
+    def spy(codec):  # type: ignore[no-untyped-def]
+        created.append(codec.mimeType)
+        return real(codec)
+
+    monkeypatch.setattr(aiortc.codecs, "get_decoder", spy)
+    monkeypatch.setattr(aiortc.rtcrtpreceiver, "get_decoder", spy)
+    for module, name in ((aiortc.codecs.vpx, "Vp8Decoder"), (aiortc.codecs.opus, "OpusDecoder")):
+        cls = getattr(module, name)
+        original = cls.__init__
+
+        def init(self, *a, _name=name, _orig=original, **kw):  # type: ignore[no-untyped-def]
+            created.append(_name)
+            _orig(self, *a, **kw)
+
+        monkeypatch.setattr(cls, "__init__", init)
+    use_host_addresses(["127.0.0.1"])
+    return created
+
+
+async def _wait(condition, what: str, timeout: float = 45.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def _publish(bridge: Bridge, site: str):  # type: ignore[no-untyped-def]
+    pc = peer_connection()
+    pc.addTransceiver(ColourTrack(), direction="sendonly")
+    pc.addTransceiver(ToneTrack(), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    res, answer = await bridge.add_publisher(site, pc.localDescription.sdp, lambda r, s: None)
+    await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    return pc, res
+
+
+async def _subscribe(bridge: Bridge, site: str, received: dict[str, list]):  # type: ignore[no-untyped-def]
+    pc = peer_connection()
+    for kind in ("video", "audio"):
+        t = pc.addTransceiver(kind, direction="recvonly")
+        tap_receiver(t.receiver, kind, received[kind].append)
+    await pc.setLocalDescription(await pc.createOffer())
+    res, answer = await bridge.add_subscriber(site, pc.localDescription.sdp, lambda r, s: None)
+    await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    return pc, res
+
+
+def test_forwards_vp8_and_opus_without_decoding(decoders: list[str]) -> None:
+    async def scenario() -> None:
+        bridge = Bridge("c1", "city")
+        pub_pc, pub = await _publish(bridge, "banner")
+        got: dict[str, list] = {"video": [], "audio": []}
+        sub_pc, sub = await _subscribe(bridge, "township", got)
+        bridge.show(sub, main="banner", thumbs=(), audio=("banner",))
+        try:
+            await _wait(lambda: len(got["video"]) >= 15 and len(got["audio"]) >= 25, "forwarded frames")
+            assert got["video"][0].keyframe, "a subscriber's first video frame must be a keyframe"
+            assert sum(len(f.data) for f in got["video"]) > 0
+            assert bridge.source("banner", "video").keyframe_requests >= 1  # the join asked upstream
+            assert sub.main is not None and sub.main.meter.total > 0
+        finally:
+            await sub_pc.close()
+            await pub_pc.close()
+            await bridge.close()
+
+    asyncio.run(scenario())
+    assert decoders == [], f"a decoder was created on the forwarding path: {decoders}"
+
+
+def test_switching_main_picks_new_source_at_a_keyframe(decoders: list[str]) -> None:
+    async def scenario() -> None:
+        bridge = Bridge("c1", "city")
+        a_pc, _ = await _publish(bridge, "a")
+        b_pc, _ = await _publish(bridge, "b")
+        got: dict[str, list] = {"video": [], "audio": []}
+        sub_pc, sub = await _subscribe(bridge, "viewer", got)
+        try:
+            bridge.show(sub, main="a", thumbs=(), audio=())
+            await _wait(lambda: len(got["video"]) >= 5, "frames from a")
+            before = len(got["video"])
+            bridge.show(sub, main="b", thumbs=(), audio=())
+            assert sub.main is not None and sub.main.source is bridge.source("b", "video")
+            await _wait(lambda: len(got["video"]) >= before + 5, "frames from b")
+            # the first frame after the switch that reached the subscriber is a keyframe
+            assert any(f.keyframe for f in got["video"][before:before + 3])
+            timestamps = [f.timestamp for f in got["video"]]
+            steps = [(b - a) % (1 << 32) for a, b in zip(timestamps, timestamps[1:])]
+            assert all(0 < s < 90000 * 5 for s in steps), "RTP timestamps stay continuous across the switch"
+        finally:
+            for pc in (sub_pc, a_pc, b_pc):
+                await pc.close()
+            await bridge.close()
+
+    asyncio.run(scenario())
+    assert decoders == []
+
+
+def test_bad_offer_is_refused_clearly() -> None:
+    async def scenario() -> None:
+        bridge = Bridge("c1", "city")
+        with pytest.raises(MediaError, match="line 1"):
+            await bridge.add_publisher("a", "hello", lambda r, s: None)
+        await bridge.close()
+
+    asyncio.run(scenario())
+
+
+def test_frame_assembler_drops_a_broken_frame_until_keyframe() -> None:
+    asm = FrameAssembler("video", 90000)
+    key, delta = b"\x10\x02\x00" + b"k" * 10, b"\x11\x02\x00" + b"d" * 10
+    assert vp8_is_keyframe(key) and not vp8_is_keyframe(delta)
+    assert asm.add(1, 100, False, key[:5]) == (None, False)
+    frame, loss = asm.add(2, 100, True, key[5:])
+    assert frame is not None and frame.keyframe and frame.data == key and not loss
+    frame, loss = asm.add(4, 200, True, delta)  # seq 3 lost
+    assert frame is None and loss and asm.lost == 1
+    assert asm.add(5, 300, True, delta)[0] is None  # still waiting for a keyframe
+    frame, _ = asm.add(6, 400, True, key)
+    assert frame is not None and frame.keyframe
+
+
+def test_timeline_is_continuous_across_switches() -> None:
+    t = Timeline()
+    assert t.map("a", 1000, 90000, 0.0) == 0
+    assert t.map("a", 7000, 90000, 0.066) == 6000
+    switched = t.map("b", 123456789, 90000, 0.132)
+    assert 6000 < switched <= 6000 + 90000 * 0.1
+    assert t.map("b", 123456789 + 6000, 90000, 0.2) == switched + 6000
+    # 32-bit wrap of the source clock
+    t2 = Timeline()
+    t2.map("a", (1 << 32) - 3000, 90000, 0.0)
+    assert t2.map("a", 3000, 90000, 0.066) == 6000

@@ -1,0 +1,166 @@
+"""WHIP/WHEP signalling for the conference bridge, and the site terminal page.
+
+POST an SDP offer (``Content-Type: application/sdp``) to ``.../whip`` to
+publish a site's camera and microphone, or to ``.../whep`` to receive what
+the layout gives the site; the answer comes back with ``201 Created`` and a
+``Location`` naming the resource, which a ``DELETE`` ends. The bridges live on
+the runtime loop (``conferencing.media.ConferenceMedia``); these views only
+check who may act for which site and hand the offer over.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from conferencing import rooms
+from conferencing.bridge import MediaError
+from conferencing.media import ConferenceMedia, NotFound
+from conferencing.plan import PlanError
+from web.security import roles
+
+bp = Blueprint("conference_media", __name__)
+JOIN_ROLES = ("host", "admin", "site")
+ANY_SITE_ROLES = frozenset({"host", "admin"})
+SIGNAL_TIMEOUT = 30.0
+
+
+@bp.record_once
+def _find_media(state: Any) -> None:
+    """The ConferenceMedia service the runtime hosts (None when this process runs no bridge, e.g. ``wangnet web``)."""
+    ext = state.app.extensions
+    if ext.get("conference_media") is None:
+        runtime = ext.get("wangnet.runtime")
+        services = getattr(runtime, "_services", ()) if runtime is not None else ()
+        ext["conference_media"] = next((s for s in services if isinstance(s, ConferenceMedia)), None)
+
+
+def _error(message: str, status: int) -> Response:
+    response = jsonify(error=message, status=status)
+    response.status_code = status
+    return response
+
+
+def _may_act_for(session: Any, site: str) -> str | None:
+    """None when the user may act for ``site``, else why not."""
+    if current_user.roles & ANY_SITE_ROLES:
+        return None
+    own = rooms.site_of_user(session, int(current_user.id))
+    if own != site:
+        return f'this account joins as site "{own}" only, not "{site}"' if own else "this account is bound to no site"
+    return None
+
+
+def _negotiate(cid: int, site: str, direction: str) -> Response:
+    media: ConferenceMedia | None = current_app.extensions.get("conference_media")
+    runtime = current_app.extensions.get("wangnet.runtime")
+    if request.mimetype != "application/sdp":
+        return _error(f"expected Content-Type application/sdp with an SDP offer, not {request.mimetype or 'none'!r}", 415)
+    offer = request.get_data(as_text=True)
+    store = current_app.extensions["wangnet.store"]
+    with store.session() as session:
+        conf = rooms.get_conference(session, cid)
+        if conf is None:
+            return _error(f"no conference {cid}", 404)
+        refusal = _may_act_for(session, site)
+        if refusal:
+            return _error(refusal, 403)
+        if site not in rooms.invited_sites(conf):
+            return _error(f'site "{site}" is not invited to conference {cid}', 404)
+        if conf.state != "running":
+            return _error(f"conference {cid} is not running (it is {conf.state})", 409)
+        if media is None or runtime is None:
+            return _error("no conference bridge runs in this process (start `wangnet serve` or `wangnet bridge`)", 503)
+        plan = None
+        if not media.is_open(str(cid)) or site not in media.conferences[str(cid)].plan.sites:
+            try:
+                plan = rooms.conference_plan(conf, current_app.extensions["wangnet.inventory"], store.engine)
+            except PlanError as exc:
+                return _error(str(exc), 409)
+    try:
+        if plan is not None:  # the controller opens it on its tick; a browser that is quicker opens it here
+            runtime.call(media.open(str(cid), plan), timeout=SIGNAL_TIMEOUT)
+        call = media.publish if direction == "whip" else media.subscribe
+        rid, answer = runtime.call(call(str(cid), site, offer), timeout=SIGNAL_TIMEOUT)
+    except NotFound as exc:
+        return _error(str(exc), 404)
+    except MediaError as exc:
+        return _error(str(exc), 400)
+    response = Response(answer, status=201, mimetype="application/sdp")
+    response.headers["Location"] = url_for("conference_media.leave", cid=cid, rid=rid)
+    return response
+
+
+@bp.route("/api/v1/conferences/<int:cid>/sites/<site>/whip", methods=["POST"])
+@roles(*JOIN_ROLES)
+def whip(cid: int, site: str) -> Response:
+    """Publish the site's camera and microphone (WHIP)."""
+    return _negotiate(cid, site, "whip")
+
+
+@bp.route("/api/v1/conferences/<int:cid>/sites/<site>/whep", methods=["POST"])
+@roles(*JOIN_ROLES)
+def whep(cid: int, site: str) -> Response:
+    """Receive what the layout gives the site (WHEP): recvonly offer, 1 main + N thumbnail videos, M audios."""
+    return _negotiate(cid, site, "whep")
+
+
+@bp.route("/api/v1/conferences/<int:cid>/resources/<rid>", methods=["DELETE"])
+@roles(*JOIN_ROLES)
+def leave(cid: int, rid: str) -> Response:
+    media: ConferenceMedia | None = current_app.extensions.get("conference_media")
+    runtime = current_app.extensions.get("wangnet.runtime")
+    if media is None or runtime is None:
+        return _error(f'resource "{rid}" does not exist: no conference bridge runs in this process', 404)
+    site = media.resource_site(rid)
+    if site is None or media.conference_of(rid) != str(cid):
+        return _error(f'resource "{rid}" does not exist in conference {cid} (already left?)', 404)
+    with current_app.extensions["wangnet.store"].session() as session:
+        refusal = _may_act_for(session, site)
+    if refusal:
+        return _error(refusal, 403)
+    try:
+        runtime.call(media.leave(rid), timeout=SIGNAL_TIMEOUT)
+    except NotFound as exc:
+        return _error(str(exc), 404)
+    return Response(status=204)
+
+
+@bp.route("/conferences/<int:cid>/terminal")
+@roles(*JOIN_ROLES)
+def terminal(cid: int) -> str:
+    """A site's terminal: its camera and microphone out, the main picture, thumbnails and audio in."""
+    store = current_app.extensions["wangnet.store"]
+    with store.session() as session:
+        conf = rooms.get_conference(session, cid)
+        if conf is None:
+            abort(404, f"no conference {cid}")
+        invited = rooms.invited_sites(conf)
+        if current_user.roles & ANY_SITE_ROLES:
+            site = request.args.get("site") or conf.host_site
+        else:
+            site = rooms.site_of_user(session, int(current_user.id)) or ""
+            if request.args.get("site") not in (None, site):
+                abort(403, f'this account joins as site "{site}" only')
+        if site not in invited:
+            abort(404, f'site "{site}" is not invited to conference {cid}')
+        title, state = conf.title, conf.state
+        try:
+            plan = rooms.conference_plan(conf, current_app.extensions["wangnet.inventory"], None).sites[site]
+        except (PlanError, KeyError) as exc:
+            abort(409, str(exc))
+    inventory = current_app.extensions["wangnet.inventory"]
+    names = {s.id: s.name for s in inventory.sites}
+    return render_template(
+        "conference/terminal.html",
+        cid=cid, title=title, state=state, site=site, site_name=names.get(site, site), site_names=names,
+        thumbs=min(plan.max_thumbs, 4) if plan.video else 0, audios=plan.max_audio, video=plan.video,
+        publish_kbps=plan.publish_kbps,
+        whip_url=url_for("conference_media.whip", cid=cid, site=site),
+        whep_url=url_for("conference_media.whep", cid=cid, site=site),
+        state_url=f"/api/v1/conferences/{cid}/state",
+        labels={"connecting": _("Connecting…"), "connected": _("Connected"), "failed": _("Connection failed"),
+                "left": _("Left the conference"), "nothing": _("No picture")},
+    )
