@@ -58,6 +58,19 @@ def decode(datagram: bytes) -> Trap:
         raise TrapError(f"not a trap PDU ({pdu.__class__.__name__})")
     community = bytes(proto.apiMessage.get_community(message)).decode("utf-8", "replace")
     varbinds = tuple((str(oid), value.prettyPrint()) for oid, value in proto.apiTrapPDU.get_varbinds(pdu))
+    return from_varbinds(community, varbinds)
+
+
+def is_v3(datagram: bytes) -> bool:
+    """True for an SNMPv3 message (pysnmp's engine and its USM take those); False for anything else."""
+    try:
+        return int(api.decodeMessageVersion(datagram)) == 3
+    except Exception:  # garbage is the v2c path's to count and refuse
+        return False
+
+
+def from_varbinds(community: str, varbinds: tuple[tuple[str, str], ...]) -> Trap:
+    """The meaning of a notification's varbinds, whatever carried them (v2c trap or v3 inform)."""
     trap_oid = next((v for o, v in varbinds if o == SNMP_TRAP_OID), "")
     if_index = None
     if_name = None

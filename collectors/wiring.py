@@ -17,7 +17,7 @@ from collectors.scope import Scope
 from collectors.scoped import ScopedCollector
 from collectors.service import Collector, CollectorService
 from collectors.targets import targets_for_mode
-from collectors.trapd import TrapReceiver
+from collectors.trapd import TrapReceiver, V3User
 from topology.schema import Inventory
 from wangnet import metrics
 from wangnet.config import Settings
@@ -84,6 +84,22 @@ def trap_sources(settings: Settings, inventory: Inventory) -> Callable[[str], "t
     return by_address.get
 
 
+def trap_v3_users(settings: Settings, inventory: Inventory) -> list[V3User]:
+    """The inventory's SNMPv3 users, whose authPriv INFORMs the receiver accepts from the devices' addresses."""
+    resolver = CredentialResolver.from_settings(settings)
+    users = []
+    for cred_id, cred in inventory.credentials.items():
+        if cred.kind != "snmp-v3":
+            continue
+        try:
+            users.append(V3User(resolver.field(cred_id, "username").reveal(), resolver.field(cred_id, "auth_key").reveal(),
+                                resolver.field(cred_id, "priv_key").reveal(), cred.auth_protocol or "sha",
+                                cred.priv_protocol or "aes"))
+        except LookupError:
+            log.warning("SNMPv3 credential %s is not set; notifications sent as its user are refused", cred_id)
+    return users
+
+
 def _owned_sources(sources: Callable[[str], "tuple[str, frozenset[str]] | None"], scope: Scope | None):  # type: ignore[no-untyped-def]
     """Trap sources narrowed to the scope's own devices: another scope's traps are its collector's business."""
     if scope is None:
@@ -111,7 +127,8 @@ def build_services(settings: Settings, store: Store, inventory: Inventory, scope
     out: list[Service] = [polling]
     if settings.device_mode != "sim":
         sources = trap_sources(settings, inventory)
-        out.append(TrapReceiver(trap_host(settings), trap_port(settings), _owned_sources(sources, scope), polling.on_trap))
+        out.append(TrapReceiver(trap_host(settings), trap_port(settings), _owned_sources(sources, scope), polling.on_trap,
+                                v3_users=trap_v3_users(settings, inventory)))
         resolver = CredentialResolver.from_settings(settings)
 
         def logins(pinned):  # type: ignore[no-untyped-def]
