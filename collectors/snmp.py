@@ -113,7 +113,6 @@ class PollResult:
         return self.finished - self.started
 
 
-_plain = plain_value
 
 
 class SnmpPoller:
@@ -214,7 +213,7 @@ class SnmpPoller:
         auth, transport = await self._session(target)
         ei, es, ex, varbinds = await self._bulk(target, auth, transport, non_repeaters, max_repetitions, oids)
         self._check(target.device, ei, es, ex)
-        return [(str(oid), _plain(value)) for oid, value in varbinds]
+        return [(str(oid), plain_value(value)) for oid, value in varbinds]
 
     async def get_scalars(self, target: SnmpTarget, oids: Iterable[str]) -> dict[str, object | None]:
         auth, transport = await self._session(target)
@@ -222,7 +221,7 @@ class SnmpPoller:
             self._engine, auth, transport, ContextData(), *[ObjectType(ObjectIdentity(o)) for o in oids], lookupMib=False
         )
         self._check(target.device, ei, es, ex)
-        return {str(oid): _plain(value) for oid, value in varbinds}
+        return {str(oid): plain_value(value) for oid, value in varbinds}
 
     async def walk_interfaces(
         self, target: SnmpTarget, scalars: Sequence[str] = ()

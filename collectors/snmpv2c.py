@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import socket
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -218,8 +219,6 @@ class V2cClient:
             transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), local_addr=("0.0.0.0", 0))
             sock = transport.get_extra_info("socket")
             if sock is not None:  # many agents answer at once: room for their replies
-                import socket
-
                 try:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
                 except OSError:

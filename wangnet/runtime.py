@@ -48,6 +48,10 @@ class Runtime:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def find(self, kind: type[T]) -> T | None:
+        """The hosted service of this type, if any: how the web app reaches a service living in this process."""
+        return next((s for s in self._services if isinstance(s, kind)), None)
+
     def add(self, service: Service) -> None:
         if self.running:
             raise RuntimeError("add services before start()")

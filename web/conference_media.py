@@ -33,8 +33,7 @@ def _find_media(state: Any) -> None:
     ext = state.app.extensions
     if ext.get("conference_media") is None:
         runtime = ext.get("wangnet.runtime")
-        services = getattr(runtime, "_services", ()) if runtime is not None else ()
-        ext["conference_media"] = next((s for s in services if isinstance(s, ConferenceMedia)), None)
+        ext["conference_media"] = runtime.find(ConferenceMedia) if runtime is not None else None
 
 
 def _error(message: str, status: int) -> Response:
