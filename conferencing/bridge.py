@@ -5,16 +5,19 @@ local publisher or by a trunk from another bridge; it fans encoded frames out
 to the ``Slot``s bound to it and passes keyframe requests upstream,
 rate-limited. A ``Slot`` is one sending m-line (a subscriber's main picture,
 a thumbnail, an audio stream, or a trunk's outgoing stream). Switching a
-slot's source keeps the outgoing RTP timeline continuous (``Timeline``; the
-sequence numbers are the sender's own) and waits for a keyframe, which it
-asks the new source for. A slot whose queue fills (a stalled subscriber) is
-flushed and resynced on the next keyframe; the source never waits for it.
+slot's source keeps its outgoing sequence numbers and RTP timestamps
+continuous (``rtp.RtpMapper``) and waits for a keyframe, which it asks the
+new source for. Packets go out one by one on the lean path
+(``passthrough.RtpOutput``: header rewrite, SRTP, non-blocking ``sendto``);
+a subscriber whose socket is full loses packets and is resynced on the next
+keyframe — the source never waits for it.
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
+import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,13 +28,16 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from conferencing import sdp as sdpmod
 from conferencing.passthrough import (
     EncodedFrame,
-    PacketTrack,
+    ForwardTrack,
+    FrameAssembler,
     ReceiverTap,
+    RtpOutput,
     host_addresses_are_loopback,
     peer_connection,
     tap_receiver,
     tap_sender,
 )
+from conferencing.rtp import Packetizer, RtpIn, RtpMapper, vp8_depayload
 
 if TYPE_CHECKING:
     from conferencing.transcode import Transcoder
@@ -51,77 +57,80 @@ class MediaError(ValueError):
 
 
 class Meter:
-    """Bytes over the last few seconds → kbit/s (cheap enough to call per frame)."""
+    """Bytes over the last few seconds → kbit/s; ``add`` is cheap enough to call per packet and subscriber."""
 
     WINDOW = 2.0
+    BUCKET = 0.25
 
     def __init__(self) -> None:
-        self._events: deque[tuple[float, int]] = deque()
+        self._buckets: deque[tuple[float, int]] = deque()
+        self._start: float | None = None
+        self._bytes = 0
         self.total = 0
 
     def add(self, size: int, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         self.total += size
-        self._events.append((now, size))
+        start = self._start
+        if start is not None and now - start < self.BUCKET:
+            self._bytes += size
+            return
+        if start is not None:
+            self._buckets.append((start, self._bytes))
+        self._start, self._bytes = now, size
         self._trim(now)
 
     def _trim(self, now: float) -> None:
-        while self._events and self._events[0][0] < now - self.WINDOW:
-            self._events.popleft()
+        while self._buckets and self._buckets[0][0] < now - self.WINDOW:
+            self._buckets.popleft()
 
     def kbps(self, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now
         self._trim(now)
-        return sum(size for _, size in self._events) * 8 / 1000 / self.WINDOW
-
-
-class Timeline:
-    """Maps source RTP timestamps onto one continuous outgoing timeline across source switches."""
-
-    JUMP_SECONDS = 10
-
-    def __init__(self) -> None:
-        self.key: object = None
-        self.last_in: int | None = None
-        self.last_out: int | None = None
-        self.last_wall = 0.0
-
-    def map(self, key: object, timestamp: int, clock_rate: int, now: float) -> int:
-        if key != self.key or self.last_in is None or self.last_out is None:
-            out = 0 if self.last_out is None else self.last_out + max(1, int((now - self.last_wall) * clock_rate))
-            self.key = key
-        else:
-            delta = (timestamp - self.last_in) % (1 << 32)
-            if delta >= 1 << 31:
-                delta -= 1 << 32
-            if abs(delta) > self.JUMP_SECONDS * clock_rate:  # the publisher restarted its clock
-                delta = max(1, int((now - self.last_wall) * clock_rate))
-            out = self.last_out + delta
-        self.last_in, self.last_out, self.last_wall = timestamp, out, now
-        return out
+        total = sum(size for _, size in self._buckets)
+        if self._start is not None and self._start >= now - self.WINDOW:
+            total += self._bytes
+        return total * 8 / 1000 / self.WINDOW
 
 
 class Source:
-    """One site's stream of one kind at one bridge."""
+    """One site's stream of one kind at one bridge.
+
+    Fed packet by packet (``RtpIn`` from a publisher's or a trunk's receiver
+    tap: ``accepts_packets``) or frame by frame (the low tier's encoder, an
+    endpoint-style tap), which it cuts into packets with its own numbering.
+    Slots get packets; frame sinks (the low tier's transcoder) get frames,
+    assembled only while one is attached.
+    """
+
+    accepts_packets = True
+    """``passthrough.tap_receiver`` hands this source raw packets, not frames."""
 
     def __init__(self, site: str, kind: str) -> None:
         self.site = site
         self.kind = kind
         self.sinks: set[Slot] = set()
+        self.frame_sinks: set = set()  # type: ignore[type-arg]
         self.generation = 0
+        self.key: tuple[int, int] = (id(self), 0)
+        """What a slot's ``RtpMapper`` sees change when the publisher behind this source changes."""
         self.upstream: Callable[[], None] | None = None
         self.tap: ReceiverTap | None = None
         self.keyframe_requests = 0
         self.meter = Meter()
         self._last_request = -1e9
         self._deferred: asyncio.TimerHandle | None = None
+        self._packetizer = Packetizer(kind, random.getrandbits(16))
+        self._assembler: FrameAssembler | None = None
 
     def attach(self, tap: ReceiverTap | None, upstream: Callable[[], None] | None) -> None:
         """A (new) publisher or trunk now feeds this source: a new timeline generation."""
         self.generation += 1
+        self.key = (id(self), self.generation)
         self.tap = tap
         self.upstream = upstream
-        for sink in self.sinks:
+        self._assembler = None
+        for sink in tuple(self.sinks) + tuple(self.frame_sinks):
             sink.resync()
 
     def detach(self, tap: ReceiverTap | None) -> None:
@@ -129,10 +138,34 @@ class Source:
             self.tap = None
             self.upstream = None
 
-    def push(self, frame: EncodedFrame) -> None:
-        self.meter.add(len(frame.data))
+    def push(self, item: RtpIn | EncodedFrame) -> None:
+        """One received packet (forwarded as is) or one frame (cut into packets here)."""
+        if isinstance(item, RtpIn):
+            self._fan_out(item)
+            if self.frame_sinks:
+                self._assemble(item)
+            return
+        for sink in tuple(self.frame_sinks):
+            sink.deliver(self, item)
+        for packet in self._packetizer.packets(item.data, item.timestamp, item.clock_rate, item.keyframe, item.arrival):
+            self._fan_out(packet)
+
+    def _fan_out(self, packet: RtpIn) -> None:
+        self.meter.add(len(packet.payload), packet.arrival)
         for sink in tuple(self.sinks):
-            sink.deliver(self, frame)
+            sink.deliver(self, packet)
+
+    def _assemble(self, packet: RtpIn) -> None:
+        if self._assembler is None:
+            self._assembler = FrameAssembler(self.kind, packet.clock_rate)
+        try:
+            data = vp8_depayload(packet.payload) if self.kind == "video" else packet.payload
+        except ValueError:
+            return
+        frame, _ = self._assembler.add(packet.seq, packet.timestamp, packet.marker, data)
+        if frame is not None:
+            for sink in tuple(self.frame_sinks):
+                sink.deliver(self, frame)
 
     def request_keyframe(self) -> None:
         """Ask upstream for a keyframe now, or once at the end of the rate-limit interval."""
@@ -162,18 +195,22 @@ class Source:
 
 
 class Slot:
-    """One outgoing m-line whose source can be switched."""
+    """One outgoing m-line whose source can be switched: packets in, rewritten packets out on the lean path."""
 
-    def __init__(self, kind: str, name: str, track: PacketTrack | None = None) -> None:
+    def __init__(self, kind: str, name: str, track: ForwardTrack | None = None) -> None:
         self.kind = kind
         self.name = name
-        self.track = track or PacketTrack(kind)
+        self.track = track or ForwardTrack(kind)
         self.source: Source | None = None
-        self.timeline = Timeline()
+        self.mapper = RtpMapper(random.getrandbits(15), random.getrandbits(32))
         self.waiting_keyframe = kind == "video"
         self.resyncs = 0
         self.keyframe_requests = 0
         self.meter = Meter()
+        self._output: RtpOutput | None = None
+        self._live = False
+        """Sending: the output is connected and (video) a keyframe has started the stream."""
+        self._dropped_seen = 0
 
     def bind(self, source: Source | None) -> None:
         if source is self.source:
@@ -189,6 +226,8 @@ class Slot:
         """Start again from the source's next keyframe (switch, new publisher, stall)."""
         if self.kind == "video":
             self.waiting_keyframe = True
+            self._live = False
+            self.mapper.rebase()
             if self.source is not None:
                 self.source.request_keyframe()
 
@@ -198,18 +237,33 @@ class Slot:
         if self.source is not None:
             self.source.request_keyframe()
 
-    def deliver(self, source: Source, frame: EncodedFrame) -> None:
-        if self.waiting_keyframe:
-            if not frame.keyframe:
-                return
-            self.waiting_keyframe = False
-        pts = self.timeline.map((id(source), source.generation), frame.timestamp, frame.clock_rate, time.monotonic())
-        if not self.track.put(frame.data, pts, frame.clock_rate):
-            self.resyncs += 1
-            self.track.flush()
-            self.resync()
+    def deliver(self, source: Source, packet: RtpIn) -> None:
+        if not self._live and not self._start(source, packet):
             return
-        self.meter.add(len(frame.data))
+        seq, timestamp = self.mapper.map(source.key, packet.seq, packet.timestamp, packet.clock_rate, packet.arrival)
+        output = self._output
+        if output.send(packet.marker, seq, timestamp, packet.payload, packet.wall):  # type: ignore[union-attr]
+            self.meter.add(len(packet.payload), packet.arrival)
+        elif output.dropped != self._dropped_seen:  # type: ignore[union-attr]
+            self._dropped_seen = output.dropped  # type: ignore[union-attr]
+            if self.kind == "video":  # the subscriber's socket is full: skip to a keyframe, never queue
+                self.resyncs += 1
+                self.resync()
+
+    def _start(self, source: Source, packet: RtpIn) -> bool:
+        """Not sending yet: wait for the subscriber's DTLS, then (video) for the first packet of a keyframe."""
+        output = self.track.output
+        if output is None or not output.ready():
+            return False  # the keyframe asked for at bind time may pass unseen: ask again once connected
+        if self._output is None:
+            self._output = output
+            if self.kind == "video":
+                source.request_keyframe()
+        if self.kind == "video" and not packet.keyframe_start:
+            return False
+        self._live = True
+        self.waiting_keyframe = False
+        return True
 
     def close(self) -> None:
         self.bind(None)

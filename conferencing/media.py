@@ -5,27 +5,37 @@ its cascade plan, applies layouts as host controls change what each site
 sees and hears, and closes it; browsers publish (WHIP) and subscribe (WHEP)
 through the web routes. In the embedded default all bridges of a conference
 live in this one process, but they talk to each other over real aiortc trunks
-(``conferencing.trunk``), exactly as separate ``wangnet bridge`` processes do.
+(``conferencing.trunk``). With a ``directory`` (``conferencing.peers``) some
+bridges run in other processes (``wangnet bridge --site``): this process
+hosts only the bridges the registry gives it, and pulls the trunks its
+bridges need from the others over HTTP (``conferencing.remote_trunk``).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from conferencing.bridge import Bridge, MediaError, Resource
 from conferencing.layout import Layout
 from conferencing.metrics import ConferenceMetrics
 from conferencing.passthrough import use_host_addresses
 from conferencing.plan import CascadePlan, PlanError
-from conferencing.trunk import TrunkLeg
+from conferencing.remote_trunk import Key, OutgoingTrunk, RemoteTrunk
+from conferencing.trunk import TrunkLeg, TrunkSender
 from wangnet import metrics
 from wangnet.config import Settings
 
+if TYPE_CHECKING:
+    from conferencing.peers import BridgeDirectory
+
 log = logging.getLogger(__name__)
 
+STATE_RANK = {"up": 0, "connecting": 1, "lost": 2}
+"""A trunk made of several legs shows its worst leg's state."""
 SNAPSHOT_INTERVAL = 1.0
 """Seconds between the cached snapshots that metrics scrapes read (from another thread)."""
 LOOP_LAG_WARNING = 0.25
@@ -51,6 +61,10 @@ class Conference:
     bridges: dict[str, Bridge]
     layout: Layout = field(default_factory=Layout)
     legs: dict[tuple[str, str, str], TrunkLeg] = field(default_factory=dict)
+    remote: dict[Key, RemoteTrunk] = field(default_factory=dict)
+    """Trunks this process pulls from bridges in other processes (to one of its bridges)."""
+    outgoing: dict[str, OutgoingTrunk] = field(default_factory=dict)
+    """Trunks other processes pulled from this process's bridges, by id."""
     resources: dict[str, Resource] = field(default_factory=dict)
     publishers: dict[str, Resource] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -71,10 +85,12 @@ class ConferenceMedia:
     name = "conference-media"
 
     def __init__(self, settings: Settings, listener: Callable[[MediaEvent], None] | None = None,
-                 only_bridge: str | None = None) -> None:
+                 only_bridge: str | None = None, directory: "BridgeDirectory | None" = None) -> None:
         self.settings = settings
         self.only_bridge = only_bridge
         """Scale-out (``wangnet bridge --site``): host only this bridge of each conference."""
+        self.directory = directory
+        """The registry of bridge processes: which bridges run here, where the others are (None: all here)."""
         self.listeners: list[Callable[[MediaEvent], None]] = [listener] if listener else []
         self.conferences: dict[str, Conference] = {}
         self._resource_index: dict[str, str] = {}
@@ -108,6 +124,11 @@ class ConferenceMedia:
             if lag > LOOP_LAG_WARNING and self.conferences:
                 # ICE consent checks time out after 0.5 s: a loop this late drops calls
                 log.warning("the runtime loop ran %.2f s late (media and ICE consent suffer)", lag)
+            for conf in list(self.conferences.values()):
+                try:
+                    await self._reconcile(conf)
+                except Exception:  # one conference's trouble must never end the ticker
+                    log.exception("conference %s: reconciling bridges and trunks failed", conf.id)
             try:
                 self.latest = {cid: self.snapshot(cid) for cid in list(self.conferences)}
             except Exception:  # a snapshot must never end the ticker
@@ -131,7 +152,17 @@ class ConferenceMedia:
         self.conferences[conference_id] = Conference(conference_id, plan, bridges)
 
     def _hosted(self, plan: CascadePlan) -> list[str]:
-        return [b for b in plan.bridges if self.only_bridge is None or b == self.only_bridge]
+        return [b for b in plan.bridges if self._runs_here(b)]
+
+    def _runs_here(self, bridge: str) -> bool:
+        if self.only_bridge is not None:
+            return bridge == self.only_bridge
+        return self.directory is None or self.directory.runs_here(bridge)
+
+    def hosts(self, conference_id: str, bridge: str) -> bool:
+        """Whether ``bridge`` of the conference runs in this process (the controller's presence and speaker)."""
+        conf = self.conferences.get(conference_id)
+        return conf is not None and bridge in conf.bridges
 
     async def close(self, conference_id: str) -> None:
         conf = self.conferences.pop(conference_id, None)
@@ -139,6 +170,10 @@ class ConferenceMedia:
             return
         for leg in list(conf.legs.values()):
             await leg.close()
+        for trunk in list(conf.remote.values()):
+            await trunk.close()
+        for out in list(conf.outgoing.values()):
+            await out.sender.close()
         for res in list(conf.resources.values()):
             self._resource_index.pop(res.id, None)
             self._emit(conf, res, "left")
@@ -157,7 +192,7 @@ class ConferenceMedia:
     async def publish(self, conference_id: str, site: str, offer_sdp: str) -> tuple[str, str]:
         """WHIP: the site's camera and microphone; a new publish replaces the site's previous one."""
         conf = self._conference(conference_id)
-        bridge = conf.bridge_for(site)
+        bridge = self._bridge_for(conf, site)
         res, answer = await bridge.add_publisher(site, offer_sdp, self._state_watcher(conf))
         old = conf.publishers.get(site)
         conf.publishers[site] = res
@@ -169,7 +204,7 @@ class ConferenceMedia:
     async def subscribe(self, conference_id: str, site: str, offer_sdp: str) -> tuple[str, str]:
         """WHEP: what the layout says this site sees and hears (N thumbnails, M audio streams as offered)."""
         conf = self._conference(conference_id)
-        bridge = conf.bridge_for(site)
+        bridge = self._bridge_for(conf, site)
         res, answer = await bridge.add_subscriber(site, offer_sdp, self._state_watcher(conf))
         self._register(conf, res)
         view = conf.layout.views.get(site)
@@ -195,6 +230,16 @@ class ConferenceMedia:
 
     def is_open(self, conference_id: str) -> bool:
         return conference_id in self.conferences
+
+    def _bridge_for(self, conf: Conference, site: str) -> Bridge:
+        try:
+            return conf.bridge_for(site)
+        except NotFound as exc:
+            name = conf.plan.sites[site].bridge if site in conf.plan.sites else None
+            url = self.directory.url_of(name) if self.directory is not None and name is not None else None
+            if url is None:
+                raise
+            raise NotFound(f"{exc}: it runs at {url}") from None
 
     def _register(self, conf: Conference, res: Resource) -> None:
         conf.resources[res.id] = res
@@ -234,14 +279,10 @@ class ConferenceMedia:
         conf = self._conference(conference_id)
         async with conf.lock:
             try:
-                needed = {
-                    (src, dst, site)
-                    for (src, dst), sites in conf.plan.trunk_streams(layout).items()
-                    for site in sites
-                }
+                wanted = self._trunk_keys(conf, layout)
             except PlanError as exc:
                 raise MediaError(f"layout does not fit the plan: {exc}") from None
-            needed = {key for key in needed if key[0] in conf.bridges and key[1] in conf.bridges}
+            needed = {key for key in wanted if key[0] in conf.bridges and key[1] in conf.bridges}
             missing = [key for key in sorted(needed) if key not in conf.legs]
             for key in missing:
                 leg = TrunkLeg(conf.bridges[key[0]], conf.bridges[key[1]], key[2])
@@ -254,6 +295,124 @@ class ConferenceMedia:
                     res.bridge.show(res, view.main, view.thumbs, view.audio, low=self._low(conf, res.site))
             for key in [k for k in conf.legs if k not in needed]:
                 await conf.legs.pop(key).close()
+            await self._sync_remote(conf, wanted)
+
+    @staticmethod
+    def _trunk_keys(conf: Conference, layout: Layout) -> set[Key]:
+        return {(src, dst, site) for (src, dst), sites in conf.plan.trunk_streams(layout).items() for site in sites}
+
+    async def _sync_remote(self, conf: Conference, wanted: set[Key]) -> None:
+        """Pull the trunks into this process's bridges from bridges in other processes; drop the unneeded."""
+        incoming = set()
+        if self.directory is not None:
+            incoming = {k for k in wanted if k[1] in conf.bridges and k[0] not in conf.bridges}
+        for key in sorted(incoming - set(conf.remote)):
+            trunk = RemoteTrunk(conf.id, conf.bridges[key[1]], key, self.directory)  # type: ignore[arg-type]
+            conf.remote[key] = trunk
+            trunk.start()
+        for key in [k for k in conf.remote if k not in incoming]:
+            await conf.remote.pop(key).close()
+
+    async def _reconcile(self, conf: Conference) -> None:
+        """Every tick: follow the registry (which bridges run here), keep the trunks, drop dead outgoing ones."""
+        async with conf.lock:
+            for name in conf.plan.bridges:
+                here = self._runs_here(name)
+                if here and name not in conf.bridges:
+                    log.info("conference %s: the bridge %s now runs in this process", conf.id, name)
+                    conf.bridges[name] = Bridge(conf.id, name)
+                    conf.bridges[name].low_kbps = conf.plan.low_kbps
+                elif not here and name in conf.bridges:
+                    log.warning("conference %s: the bridge %s is claimed by another process; closing it here",
+                                conf.id, name)
+                    await self._drop_bridge(conf, name)
+            try:
+                wanted = self._trunk_keys(conf, conf.layout)
+            except PlanError:
+                wanted = set()
+            local = {k for k in wanted if k[0] in conf.bridges and k[1] in conf.bridges}
+            for key in sorted(local - set(conf.legs)):
+                leg = TrunkLeg(conf.bridges[key[0]], conf.bridges[key[1]], key[2])
+                conf.legs[key] = leg
+                await leg.open()
+            await self._sync_remote(conf, wanted)
+            now = time.monotonic()
+            for tid, out in list(conf.outgoing.items()):
+                why = out.expired(now)
+                if why is not None:
+                    log.info("conference %s: dropping the outgoing trunk %s>%s [%s]: %s", conf.id, *out.key, why)
+                    del conf.outgoing[tid]
+                    await out.sender.close()
+
+    async def _drop_bridge(self, conf: Conference, name: str) -> None:
+        for key in [k for k in conf.legs if name in k[:2]]:
+            await conf.legs.pop(key).close()
+        for key in [k for k in conf.remote if k[1] == name]:
+            await conf.remote.pop(key).close()
+        for tid in [t for t, out in conf.outgoing.items() if out.key[0] == name]:
+            await conf.outgoing.pop(tid).sender.close()
+        bridge = conf.bridges.pop(name)
+        for res in [r for r in conf.resources.values() if r.bridge is bridge]:
+            await self._remove(conf, res, "lost")
+        await bridge.close()
+
+    # ------------------------------------------------------------- trunks to other processes (upstream end)
+
+    async def offer_trunk(self, conference_id: str, key: Key) -> tuple[str, str]:
+        """Another process's bridge pulls ``key``'s streams from one of ours: a TrunkSender's offer and its id."""
+        src, dst, site = key
+        conf = self._conference(conference_id)
+        if src not in conf.bridges:
+            raise NotFound(f'the bridge "{src}" of conference {conference_id} does not run in this process')
+        neighbours = conf.plan.parent.get(src) == dst or conf.plan.parent.get(dst) == src
+        if dst not in conf.plan.bridges or not neighbours:
+            raise MediaError(f'"{src}" → "{dst}" is not a trunk of conference {conference_id}\'s cascade')
+        if site not in conf.plan.sites:
+            raise NotFound(f'site "{site}" is not in conference {conference_id}')
+        async with conf.lock:
+            for tid in [t for t, out in conf.outgoing.items() if out.key == key]:  # the downstream re-opens it
+                await conf.outgoing.pop(tid).sender.close()
+            sender = TrunkSender(conf.bridges[src], site)
+            try:
+                offer = await sender.offer()
+            except Exception:
+                await sender.close()
+                raise
+            tid = f"t{secrets.token_hex(8)}"
+            conf.outgoing[tid] = OutgoingTrunk(tid, key, sender)
+        log.info("conference %s: trunk %s>%s [%s] offered to another process", conference_id, src, dst, site)
+        return tid, offer
+
+    def _outgoing(self, conference_id: str, trunk_id: str) -> tuple[Conference, OutgoingTrunk]:
+        conf = self._conference(conference_id)
+        out = conf.outgoing.get(trunk_id)
+        if out is None:
+            raise NotFound(f'trunk "{trunk_id}" does not exist in conference {conference_id} (closed or expired)')
+        return conf, out
+
+    async def accept_trunk(self, conference_id: str, trunk_id: str, answer_sdp: str) -> None:
+        """The downstream's SDP answer to ``offer_trunk``."""
+        _, out = self._outgoing(conference_id, trunk_id)
+        if out.answered:
+            raise MediaError(f'trunk "{trunk_id}" is already answered')
+        try:
+            await out.sender.accept(answer_sdp)
+        except (ValueError, TypeError, KeyError, IndexError, AssertionError) as exc:
+            raise MediaError(f"the SDP answer was refused: {exc or type(exc).__name__}") from None
+        out.answered = True
+        out.last_seen = time.monotonic()
+
+    def probe_trunk(self, conference_id: str, trunk_id: str) -> dict:
+        """The downstream's keep-alive: the trunk's state (404 once it is gone)."""
+        _, out = self._outgoing(conference_id, trunk_id)
+        out.last_seen = time.monotonic()
+        return {"id": out.id, "from": out.key[0], "to": out.key[1], "site": out.key[2], "answered": out.answered,
+                "state": out.sender.pc.connectionState, "kbps": round(out.sender.kbps(), 1)}
+
+    async def close_trunk(self, conference_id: str, trunk_id: str) -> None:
+        conf, out = self._outgoing(conference_id, trunk_id)
+        conf.outgoing.pop(trunk_id, None)
+        await out.sender.close()
 
     @staticmethod
     def _low(conf: Conference, site: str) -> bool:
@@ -297,13 +456,30 @@ class ConferenceMedia:
                 "resyncs": sum(slot.resyncs for r in subs for slot in r.slots),
             }
         trunks: dict[str, dict] = {}
-        for (src, dst, site), leg in sorted(conf.legs.items()):
-            entry = trunks.setdefault(f"{src}>{dst}", {"from": src, "to": dst, "kbps": 0.0, "streams": []})
-            entry["kbps"] = round(entry["kbps"] + leg.kbps(), 1)
-            entry["streams"].append(site)
+        # (key, kbps, state, why not up, keyframe requests that came back over it to the sending end here)
+        legs: list[tuple[Key, float, str, str, int]] = [
+            (key, leg.kbps(), "up", "", _pli(leg.sender)) for key, leg in conf.legs.items()]
+        legs += [(key, t.kbps(), t.state, t.reason, 0) for key, t in conf.remote.items()]
+        legs += [(out.key, out.sender.kbps(), out.state(now), "", _pli(out.sender)) for out in conf.outgoing.values()]
+        for (src, dst, site), kbps, state, reason, pli in sorted(legs):
+            entry = trunks.setdefault(f"{src}>{dst}", {"from": src, "to": dst, "kbps": 0.0, "streams": [],
+                                                       "state": "up", "keyframe_requests": 0,
+                                                       "remote": src not in conf.bridges or dst not in conf.bridges})
+            entry["kbps"] = round(entry["kbps"] + kbps, 1)
+            entry["keyframe_requests"] += pli
+            if site not in entry["streams"]:
+                entry["streams"].append(site)
+            if STATE_RANK[state] > STATE_RANK[entry["state"]]:
+                entry["state"] = state
+                if reason:
+                    entry["reason"] = reason
+        for key, t in conf.remote.items():
+            if t.losses:
+                entry = trunks[f"{key[0]}>{key[1]}"]
+                entry["losses"] = entry.get("losses", 0) + t.losses
         forwarded = sum(
             1 for r in conf.resources.values() if r.role == "subscriber" for slot in r.slots if slot.source is not None
-        ) + 2 * len(conf.legs)
+        ) + 2 * (len(conf.legs) + len(conf.outgoing))  # trunks this process sends on (video + audio each)
         return {
             "conference_id": conf.id,
             "participants": len({r.site for r in conf.resources.values()}),
@@ -313,3 +489,8 @@ class ConferenceMedia:
             "bridges": {b: {"resources": len(br.resources), "sources": len(br.sources), "low_tiers": len(br.transcoders)}
                         for b, br in conf.bridges.items()},
         }
+
+
+def _pli(sender: TrunkSender) -> int:
+    """Keyframe requests (PLI/FIR) the receiving bridge sent back over this trunk leg's RTCP."""
+    return sum(getattr(slot, "keyframe_requests", 0) for slot in sender.slots)

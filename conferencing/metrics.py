@@ -22,6 +22,9 @@ class ConferenceMetrics(Collector):
         site_kbps = GaugeMetricFamily("wangnet_conference_site_kbps", "Media bitrate per site and direction", labels=["conference", "site", "direction"])
         trunk_kbps = GaugeMetricFamily("wangnet_conference_trunk_kbps", "Media bitrate over a bridge-to-bridge trunk", labels=["conference", "from_bridge", "to_bridge"])
         trunk_streams = GaugeMetricFamily("wangnet_conference_trunk_streams", "Source sites whose streams cross a trunk", labels=["conference", "from_bridge", "to_bridge"])
+        trunk_up = GaugeMetricFamily("wangnet_conference_trunk_up", "1 while a trunk carries its streams; 0 while a trunk to a bridge in another process is connecting or lost", labels=["conference", "from_bridge", "to_bridge"])
+        trunk_losses = CounterMetricFamily("wangnet_conference_trunk_losses", "Times a trunk to a bridge in another process was lost", labels=["conference", "from_bridge", "to_bridge"])
+        trunk_keyframes = CounterMetricFamily("wangnet_conference_trunk_keyframe_requests", "Keyframe requests that came back over a trunk, counted at its sending bridge", labels=["conference", "from_bridge", "to_bridge"])
         keyframes = CounterMetricFamily("wangnet_conference_keyframe_requests", "Keyframe requests sent to a site's publisher", labels=["conference", "site"])
         lost = CounterMetricFamily("wangnet_conference_packets_lost", "RTP packets lost from a site's publisher", labels=["conference", "site"])
         level = GaugeMetricFamily("wangnet_conference_audio_level", "Audio level 0..1 of a site's microphone", labels=["conference", "site"])
@@ -37,4 +40,8 @@ class ConferenceMetrics(Collector):
             for trunk in snap["trunks"].values():
                 trunk_kbps.add_metric([cid, trunk["from"], trunk["to"]], trunk["kbps"])
                 trunk_streams.add_metric([cid, trunk["from"], trunk["to"]], len(trunk["streams"]))
-        yield from (participants, forwarded, site_kbps, trunk_kbps, trunk_streams, keyframes, lost, level)
+                trunk_up.add_metric([cid, trunk["from"], trunk["to"]], 1.0 if trunk.get("state", "up") == "up" else 0.0)
+                trunk_losses.add_metric([cid, trunk["from"], trunk["to"]], trunk.get("losses", 0))
+                trunk_keyframes.add_metric([cid, trunk["from"], trunk["to"]], trunk.get("keyframe_requests", 0))
+        yield from (participants, forwarded, site_kbps, trunk_kbps, trunk_streams, trunk_up, trunk_losses,
+                    trunk_keyframes, keyframes, lost, level)

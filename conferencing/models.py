@@ -71,3 +71,40 @@ class ParticipationEvent(Base):
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     resource: Mapped[str] = mapped_column(String(128), nullable=False, default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    process: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """The bridge process ("host:pid") whose bridge the site joined: when it dies, the site is marked lost."""
+
+
+class BridgeProcess(Base):
+    """A running bridge process and where other bridges reach it (scale-out, ``conferencing.peers``).
+
+    ``claim`` is the bridge site a ``wangnet bridge --site`` process runs, or
+    ``"*"`` for the ``wangnet serve`` process that runs every bridge nobody
+    else claimed. The row stays while the process lives (heartbeat) and goes
+    when it stops cleanly; a killed process leaves its claim behind, so its
+    bridge is not taken over while it restarts (see ``peers.CLAIM_TTL``).
+    """
+
+    __tablename__ = "conference_bridge_processes"
+
+    claim: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(String(300), nullable=False)  # base URL of its web app (trunk endpoint)
+    process: Mapped[str] = mapped_column(String(200), nullable=False)  # "hostname:pid"
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class SiteLevel(Base):
+    """A site's audio level as heard by the bridge process it publishes to (scale-out, ``conferencing.levels``).
+
+    Only the process running the city bridge detects the active speaker; the
+    others write the levels of their sites here a couple of times a second
+    (not per packet), and it reads them. One row per site, overwritten.
+    """
+
+    __tablename__ = "conference_site_levels"
+
+    conference_id: Mapped[int] = mapped_column(ForeignKey("conferences.id", ondelete="CASCADE"), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    level: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)  # 0..1 (RFC 6464 level)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)

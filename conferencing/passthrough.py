@@ -6,14 +6,21 @@ frame interval of added delay) and decodes them in a thread. A bridge only
 needs the encoded frames, so this module — the ONLY place that touches
 aiortc/aioice internals, hence the exact pin in pyproject.toml — does:
 
-* ``tap_receiver``: replaces one receiver's RTP handler with a small frame
-  assembler that emits a VP8/Opus frame as soon as its last packet (RTP
-  marker) arrives — no jitter buffer, no decoder thread work, no decoder.
-* ``PacketTrack``: a track yielding ``av.Packet``; aiortc's sender then only
-  re-packetizes (``Encoder.pack``) with its own SSRC and sequence numbers.
-* ``tap_sender``: keyframe requests (PLI/FIR) from a subscriber only set an
-  encoder flag in aiortc; the tap hands them to the bridge, which forwards
-  them upstream to the publisher (rate-limited there).
+* ``tap_receiver``: replaces one receiver's RTP handler. For the bridge's
+  sources every packet (already SRTP-unprotected by aiortc) goes on at once
+  as an ``RtpIn`` — no jitter buffer, no depayloading, no decoder; endpoints
+  (tests, benchmark) get whole frames, emitted on the RTP marker.
+* ``tap_sender`` + ``RtpOutput`` + ``ForwardTrack``: the lean send path. The
+  bridge writes a 12-byte header (the subscriber sender's SSRC and payload
+  type, its own continuous numbering), protects it with the subscriber's
+  DTLS-SRTP session and ``sendto``s it on the nominated ICE pair's socket —
+  no RtpPacket, no ``Encoder.pack``, no await. aiortc's sender stays in
+  place for the SDP (SSRC, msid) and its RTCP loop, whose sender reports
+  read the counters the output copies into it. PLI/FIR go to the bridge
+  (forwarded upstream, rate-limited); NACKs are answered from the output's
+  history of sent packets, or become a keyframe request when gone.
+* ``PacketTrack``: a track yielding ``av.Packet`` for aiortc endpoints
+  (benchmark publishers) that send pre-encoded frames.
 * ``peer_connection`` / ``use_host_addresses``: no public STUN server, and
   host candidates on the configured addresses (aioice skips 127.0.0.1); a
   loopback-only bridge also ignores ICE checks from non-loopback sources.
@@ -37,9 +44,12 @@ import av
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
 from aiortc.codecs import depayload, is_rtx
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RtcpPsfbPacket
+from aiortc.rtcdtlstransport import State as DtlsState
+from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender
+
+from conferencing.rtp import RTP_HEADER, RetransmitHistory, RtpIn, vp8_starts_keyframe
 
 log = logging.getLogger(__name__)
 
@@ -123,23 +133,32 @@ class FrameAssembler:
 
 
 class ReceiverTap:
-    """What the bridge sees of one incoming stream: frames, counters, a keyframe request."""
+    """What the bridge sees of one incoming stream: packets or frames, counters, a keyframe request.
 
-    def __init__(self, receiver: RTCRtpReceiver, kind: str, on_frame: Callable[[EncodedFrame], None]) -> None:
+    In packet mode (the bridge's sources) every RTP packet goes on as an
+    ``RtpIn`` at once — no depayloading, no frame assembly, no jitter buffer.
+    In frame mode (endpoints in tests and the benchmark, which count and
+    inspect whole frames) packets are assembled into ``EncodedFrame``s.
+    """
+
+    def __init__(self, receiver: RTCRtpReceiver, kind: str, on_frame: Callable, packets: bool = False) -> None:  # type: ignore[type-arg]
         self.receiver = receiver
         self.kind = kind
         self.on_frame = on_frame
+        self.packet_mode = packets
         self.ssrc: int | None = None
         self.packets = 0
         self.bytes = 0
         self.audio_level: float | None = None
         """0..1 from the RTP ssrc-audio-level extension (RFC 6464), None until heard."""
         self._assemblers: dict[int, FrameAssembler] = {}
+        self._next_seq: dict[int, int] = {}
+        self._lost = 0
         self.on_loss: Callable[[], None] | None = None
 
     @property
     def lost(self) -> int:
-        return sum(a.lost for a in self._assemblers.values())
+        return self._lost + sum(a.lost for a in self._assemblers.values())
 
     def request_keyframe(self) -> None:
         """Send a PLI to the publisher (callers rate-limit)."""
@@ -158,6 +177,9 @@ class ReceiverTap:
         level = packet.extensions.audio_level
         if level is not None:
             self.audio_level = 10 ** (-float(level[1]) / 20.0)
+        if self.packet_mode:
+            self._forward(packet, codec.clockRate)
+            return
         assembler = self._assemblers.get(packet.ssrc)
         if assembler is None:
             assembler = self._assemblers[packet.ssrc] = FrameAssembler(self.kind, codec.clockRate)
@@ -171,24 +193,291 @@ class ReceiverTap:
         if frame is not None:
             self.on_frame(frame)
 
+    def _forward(self, packet, clock_rate: int) -> None:  # type: ignore[no-untyped-def]
+        seq = packet.sequence_number
+        expected = self._next_seq.get(packet.ssrc)
+        newest = True
+        if expected is not None and seq != expected:
+            gap = (seq - expected) & 0xFFFF
+            if gap < 0x8000:  # packets missing: passed on as a gap (the subscriber NACKs/PLIs)
+                self._lost += gap if gap < 1000 else 1
+                if self.on_loss is not None:
+                    self.on_loss()
+            else:
+                newest = False  # a late (reordered) packet: forwarded, the expectation stays
+        if newest:
+            self._next_seq[packet.ssrc] = (seq + 1) & 0xFFFF
+        payload = packet.payload
+        self.on_frame(RtpIn(self.kind, seq, packet.timestamp, bool(packet.marker), payload, clock_rate,
+                            self.kind != "video" or vp8_starts_keyframe(payload)))
 
-def tap_receiver(receiver: RTCRtpReceiver, kind: str, on_frame: Callable[[EncodedFrame], None]) -> ReceiverTap:
-    """Divert one receiver's RTP to the bridge before any packet arrives (call right after setRemoteDescription)."""
-    tap = ReceiverTap(receiver, kind, on_frame)
+
+def tap_receiver(receiver: RTCRtpReceiver, kind: str, on_frame: Callable) -> ReceiverTap:  # type: ignore[type-arg]
+    """Divert one receiver's RTP before any packet arrives (call right after setRemoteDescription).
+
+    ``on_frame`` gets whole ``EncodedFrame``s — unless it is a method of an
+    object that declares ``accepts_packets = True`` (the bridge's ``Source``,
+    fed by a publisher or a trunk), which then gets every ``RtpIn`` packet as
+    it arrives: the forwarding path never assembles frames.
+    """
+    packets = bool(getattr(getattr(on_frame, "__self__", None), "accepts_packets", False))
+    tap = ReceiverTap(receiver, kind, on_frame, packets=packets)
     receiver._handle_rtp_packet = tap.handle_rtp  # type: ignore[method-assign]
     return tap
 
 
-def tap_sender(sender: RTCRtpSender, on_keyframe_request: Callable[[], None]) -> None:
-    """Hand PLI/FIR from the subscriber to the bridge (aiortc would only flag an encoder we never use)."""
-    original = sender._handle_rtcp_packet
+SRTP_AUTH_TAG = 10
+"""Bytes of the SRTP authentication tag (AES_CM_128_HMAC_SHA1_80, what aiortc negotiates)."""
+
+
+def tap_rtp_bytes(pc: RTCPeerConnection, on_rtp: Callable[[bytes], None]) -> None:
+    """A counting endpoint (the benchmark's synthetic subscribers): every SRTP packet of ``pc`` as it arrives.
+
+    Taken from the ICE connection before aiortc queues, decrypts, parses or
+    routes anything — the RTP header (marker bit, sequence number) is in the
+    clear and the payload is ``len(data) - 12 - SRTP_AUTH_TAG`` bytes — so
+    many subscribers fit in one process. DTLS and RTCP still go to aiortc.
+    Call after setRemoteDescription (when BUNDLE has settled the transports).
+    """
+    for dtls in {t.receiver.transport for t in pc.getTransceivers()}:
+        connection = dtls.transport._connection
+        original = connection.data_received
+
+        def data_received(data: bytes, component: int, _original=original) -> None:  # type: ignore[no-untyped-def]
+            if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
+                on_rtp(data)
+            else:
+                _original(data, component)
+
+        connection.data_received = data_received  # type: ignore[method-assign]
+
+
+def lean_protect(session) -> Callable[[bytes, bytes], bytes]:  # type: ignore[no-untyped-def]
+    """SRTP-protect ``header + payload`` with one libsrtp call and no allocation but the result.
+
+    pylibsrtp's ``Session.protect`` allocates an ``int *`` and copies the
+    packet per call; on the forwarding path (one call per packet and
+    subscriber) that overhead was a third of the cost. This uses the same
+    session's own buffer (single-threaded, synchronous: nothing interleaves).
+    """
+    try:
+        from pylibsrtp import SRTP_MAX_TRAILER_LEN, Error
+        from pylibsrtp._binding import ffi, lib
+
+        cdata, buffer, srtp = session._cdata, session._buffer, session._srtp[0]
+    except (ImportError, AttributeError):  # another pylibsrtp: its public call, slower but right
+        log.warning("pylibsrtp internals changed: forwarding with Session.protect (slower)")
+        return lambda header, payload: session.protect(header + payload)
+    length = ffi.new("int *")
+    limit = len(cdata) - SRTP_MAX_TRAILER_LEN
+    protect, ok = lib.srtp_protect, lib.srtp_err_status_ok
+
+    def run(header: bytes, payload: bytes) -> bytes:
+        size = 12 + len(payload)
+        if size > limit:
+            raise ValueError(f"RTP packet of {size} bytes is too long to protect")
+        buffer[0:12] = header
+        buffer[12:size] = payload
+        length[0] = size
+        rc = protect(srtp, cdata, length)
+        if rc != ok:
+            raise Error(f"srtp_protect failed ({rc})")
+        return buffer[0:length[0]]
+
+    return run
+
+
+class ForwardTrack(MediaStreamTrack):
+    """The track a forwarding sender is given: it never yields, the bridge sends past it through ``output``.
+
+    aiortc needs a track of the right kind on a sending transceiver to
+    announce it (SSRC, msid) and to start the sender's RTCP loop (sender
+    reports); its RTP loop then waits here until the track stops.
+    """
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.output: RtpOutput | None = None
+        self._ended: asyncio.Future[None] | None = None
+
+    async def recv(self):  # type: ignore[no-untyped-def]
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._ended is None:
+            self._ended = asyncio.get_running_loop().create_future()
+        await self._ended
+        raise MediaStreamError
+
+    def stop(self) -> None:
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(None)
+        super().stop()
+
+
+NTP_EPOCH_OFFSET = 2208988800
+"""Seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)."""
+SR_SYNC_INTERVAL = 0.2
+"""Seconds between copies of the forwarder's counters into aiortc's sender (read by its RTCP SR loop)."""
+
+
+class RtpOutput:
+    """The lean send path of one subscriber's sender: rewrite the header, protect, ``sendto``.
+
+    Synchronous and non-blocking: no ``RtpPacket``, no ``Encoder.pack``, no
+    await per packet; the socket is the nominated ICE pair's own (the one
+    aioice sends STUN on), written directly. Everything aiortc's sender would
+    still do for us keeps working: its RTCP loop sends sender reports from the
+    counters we copy into it (packets, octets, last RTP timestamp and its NTP
+    time), its SSRC is the one announced in the SDP answer. NACKs are answered
+    from ``history`` with the very packets sent.
+    """
+
+    def __init__(self, sender: RTCRtpSender) -> None:
+        self.sender = sender
+        self.kind = sender.kind
+        self.ssrc: int = sender._ssrc
+        self.payload_type: int | None = None
+        self.history = RetransmitHistory() if self.kind == "video" else None
+        self.packets = 0
+        self.octets = 0
+        self.dropped = 0
+        """Packets lost to a full socket buffer (a stalled subscriber)."""
+        self.retransmitted = 0
+        self.closed = False
+        self.last_ts = 0
+        self.last_wall = 0.0
+        self._synced = 0.0
+        self._protect: Callable[[bytes, bytes], bytes] | None = None
+        self._sendto: Callable[[bytes, tuple[str, int]], int] | None = None
+        self._addr: tuple[str, int] | None = None
+        self._pair = None
+        self._nominated: dict | None = None  # type: ignore[type-arg]
+
+    def configure(self, payload_type: int) -> None:
+        """The payload type the subscriber negotiated for this m-line (known at setLocalDescription)."""
+        self.payload_type = payload_type
+
+    def ready(self) -> bool:
+        """Negotiated and DTLS-connected: packets sent now reach the subscriber."""
+        if self._sendto is not None:
+            return True
+        if self.payload_type is None or self.closed:
+            return False
+        dtls = self.sender.transport
+        if dtls is None or dtls._state != DtlsState.CONNECTED or dtls._tx_srtp is None:
+            return False
+        self._nominated = dtls.transport._connection._nominated
+        if not self._use_pair(self._nominated.get(1)):
+            return False
+        self._protect = lean_protect(dtls._tx_srtp)
+        return True
+
+    def _use_pair(self, pair) -> bool:  # type: ignore[no-untyped-def]
+        """Send on this ICE pair's socket (the peer may nominate another pair later: followed per packet)."""
+        transport = pair.protocol.transport if pair is not None else None
+        sock = getattr(transport, "_sock", None)  # asyncio's datagram transport: its socket, non-blocking
+        if sock is None:
+            self._sendto = None
+            return False
+        self._pair = pair
+        self._sendto = sock.sendto
+        self._addr = pair.remote_addr
+        return True
+
+    def send(self, marker: bool, seq: int, timestamp: int, payload: bytes, wall: float) -> bool:
+        """Send one packet now; False when not sent (not connected yet, closed, or dropped on a full socket)."""
+        if self._sendto is None and not self.ready():
+            return False
+        pair = self._nominated.get(1)  # type: ignore[union-attr]
+        if pair is not self._pair and not self._use_pair(pair):
+            return False
+        pt = self.payload_type
+        data = self._protect(RTP_HEADER.pack(0x80, pt | 0x80 if marker else pt, seq, timestamp, self.ssrc), payload)  # type: ignore[misc,operator]
+        history = self.history
+        if history is not None:
+            history.put(seq, data)
+        try:
+            self._sendto(data, self._addr)  # type: ignore[misc]
+        except (BlockingIOError, InterruptedError):
+            self.dropped += 1
+            return False
+        except ConnectionRefusedError:  # ICMP port unreachable for an earlier packet: the peer may move on
+            return False
+        except OSError:  # the peer connection closed its socket: the subscriber is gone
+            self.closed = True
+            self._sendto = None
+            return False
+        self.packets += 1
+        self.octets += len(payload)
+        self.last_ts = timestamp
+        self.last_wall = wall
+        if wall - self._synced > SR_SYNC_INTERVAL:
+            self._sync_sender_report(wall)
+        return True
+
+    def retransmit(self, seqs: Sequence[int]) -> bool:
+        """Resend NACKed packets from the history; False when any of them is no longer there."""
+        if self.history is None or self._sendto is None:
+            return False
+        complete = True
+        for seq in seqs:
+            data = self.history.get(seq)
+            if data is None:
+                complete = False
+                continue
+            try:
+                self._sendto(data, self._addr)
+                self.retransmitted += 1
+            except OSError:
+                self.dropped += 1
+        return complete
+
+    def _sync_sender_report(self, wall: float) -> None:
+        """Give aiortc's RTCP loop what it puts in the next SR (it reads these name-mangled fields)."""
+        self._synced = wall
+        sender = self.sender
+        ntp = int((self.last_wall + NTP_EPOCH_OFFSET) * (1 << 32)) & 0xFFFFFFFFFFFFFFFF
+        setattr(sender, "_RTCRtpSender__ntp_timestamp", ntp)
+        setattr(sender, "_RTCRtpSender__rtp_timestamp", self.last_ts)
+        setattr(sender, "_RTCRtpSender__packet_count", self.packets)
+        setattr(sender, "_RTCRtpSender__octet_count", self.octets)
+
+
+def tap_sender(sender: RTCRtpSender, on_keyframe_request: Callable[[], None]) -> RtpOutput:
+    """Take over one sender: its lean ``RtpOutput`` (also set on its ``ForwardTrack``) and its RTCP.
+
+    * PLI/FIR from the subscriber (aiortc would only flag an encoder we never
+      use) go to the bridge, which forwards them upstream, rate-limited;
+    * a NACK is answered from the output's history; a NACK for a packet the
+      bridge no longer has (or never got: an ingress gap) becomes a keyframe
+      request instead.
+    Call before the answer/offer is set (the payload type comes from ``send``).
+    """
+    output = RtpOutput(sender)
+    track = sender.track
+    if isinstance(track, ForwardTrack):
+        track.output = output
+    original_send = sender.send
+    original_rtcp = sender._handle_rtcp_packet
+
+    async def send(parameters) -> None:  # type: ignore[no-untyped-def]
+        if parameters.codecs:
+            output.configure(parameters.codecs[0].payloadType)
+        await original_send(parameters)
 
     async def handle_rtcp(packet) -> None:  # type: ignore[no-untyped-def]
-        await original(packet)
+        if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            if not output.retransmit(packet.lost):
+                on_keyframe_request()
+            return
+        await original_rtcp(packet)
         if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
             on_keyframe_request()
 
+    sender.send = send  # type: ignore[method-assign]
     sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
+    return output
 
 
 class PacketTrack(MediaStreamTrack):

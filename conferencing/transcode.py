@@ -4,8 +4,10 @@ The plan gives a slow township the ``low`` tier when a full-rate picture does
 not fit its link. The bridge then makes ONE low-rate copy of the source —
 one VP8 decoder and one encoder per source and tier at that bridge, however
 many low subscribers watch it — never one per subscriber (that is the 14×
-CPU the pass-through avoids). The copy is itself a ``Source``, so slots bind
-to it, switch and resync exactly as with the original. Decoding and encoding
+CPU the pass-through avoids). The transcoder is a frame sink of the original
+source (which assembles frames only while one is attached); its output is
+itself a ``Source``, cut into packets there, so slots bind to it, switch and
+resync exactly as with the original. Decoding and encoding
 run in a worker thread so the loop keeps forwarding everybody else.
 """
 from __future__ import annotations
@@ -74,7 +76,7 @@ class Transcoder:
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"tier-{original.site}")
         self._pending = 0
         derived.upstream = self.request_keyframe
-        original.sinks.add(self)
+        original.frame_sinks.add(self)
 
     def request_keyframe(self) -> None:
         """A low subscriber asked: the encoder makes the next frame a keyframe (no need to bother the publisher)."""
@@ -108,5 +110,5 @@ class Transcoder:
             self.derived.push(frame)
 
     def close(self) -> None:
-        self.original.sinks.discard(self)
+        self.original.frame_sinks.discard(self)
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -8,8 +8,8 @@ travel back the same way: a PLI from the receiving bridge arrives at the
 sending slot, whose source asks its own upstream (publisher or next trunk).
 
 The two halves are separate so that bridges in different processes
-(``wangnet bridge --site``) can exchange the offer and answer over HTTP; in
-one process ``TrunkLeg`` calls them directly.
+(``wangnet bridge --site``) exchange the offer and answer over HTTP
+(``conferencing.remote_trunk``); in one process ``TrunkLeg`` calls them directly.
 """
 from __future__ import annotations
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import os
 from dataclasses import dataclass
+from typing import Callable
 
 ALGORITHMS = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 
@@ -50,19 +52,21 @@ def expected_response(
 class NonceSigner:
     """Makes and checks stateless nonces: a timestamp, a salt and an HMAC over both and the realm."""
 
-    def __init__(self, key: bytes | None = None, lifetime: float = 30.0) -> None:
+    def __init__(self, key: bytes | None = None, lifetime: float = 30.0, salt: Callable[[], str] | None = None) -> None:
+        """``salt``: where the per-nonce salt comes from (random hex by default; tests make it repeatable)."""
         self._key = key or os.urandom(32)
         self.lifetime = lifetime
+        self._salt = salt or _random_salt
         self._keyed = hmac.new(self._key, digestmod=hashlib.sha256)  # copied per nonce: the key set-up is paid once
 
     def make(self, realm: str, now: float) -> str:
-        stamp = f"{int(now):x}.{os.urandom(6).hex()}"
+        stamp = f"{int(now):x}.{self._salt()}"
         return f"{stamp}.{self._mac(realm, stamp)}"
 
     def check(self, realm: str, nonce: str, now: float) -> str:
         """``"ok"``, ``"stale"`` (genuine but too old) or ``"invalid"`` (not ours, or tampered)."""
         stamp, dot, mac = nonce.rpartition(".")
-        if not dot or not hmac.compare_digest(mac, self._mac(realm, stamp)):
+        if not dot or not mac.isascii() or not hmac.compare_digest(mac, self._mac(realm, stamp)):
             return "invalid"
         try:
             issued = int(stamp.partition(".")[0], 16)
@@ -79,13 +83,21 @@ class NonceSigner:
         return mac.hexdigest()[:24]
 
 
+_SALTS = itertools.count(int.from_bytes(os.urandom(6), "big"))
+
+
+def _random_salt() -> str:
+    """Unique per nonce (a counter from a random start: the HMAC, not the salt, makes nonces unforgeable)."""
+    return f"{next(_SALTS) & 0xFFFFFFFFFFFF:012x}"
+
+
 def challenge(realm: str, nonce: str, algorithm: str = "MD5", stale: bool = False) -> str:
     """A ``WWW-Authenticate`` value offering qop=auth with one algorithm."""
     value = f'Digest realm="{realm}", nonce="{nonce}", algorithm={algorithm}, qop="auth"'
     return value + ", stale=true" if stale else value
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built per authenticated REGISTER: a frozen dataclass's __init__ costs several times more
 class Credentials:
     """The parameters of a client's ``Authorization: Digest …`` that verification needs."""
 
@@ -122,4 +134,4 @@ class Credentials:
     def verify(self, ha1_hex: str, method: str) -> bool:
         """True when ``response`` proves knowledge of the password behind ``ha1_hex``."""
         want = expected_response(ha1_hex, method, self.uri, self.nonce, self.algorithm, self.qop, self.nc, self.cnonce)
-        return hmac.compare_digest(want, self.response)
+        return self.response.isascii() and hmac.compare_digest(want, self.response)  # (non-ASCII: TypeError)

@@ -29,6 +29,7 @@ from telephony.proxy import Peer, Proxy, Send
 from telephony.registrar import Registrar
 from telephony.sip.errors import SipSyntaxError
 from telephony.sip.message import Request, Response, frame_length, parse_message, salvage_reply_headers
+from telephony.sip.view import RegisterView, scan_register
 from telephony.transactions import ResponseCache
 from wangnet.config import Settings
 from wangnet.store import Store
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _TIMESPEC = struct.Struct("qq")
 BATCH = 256
+_BUSY = [("Retry-After", "5"), ("Content-Length", "0")]
 SYNC_DELAY = 0.005  # a secondary sends binding changes to the primary at most this late
 
 
@@ -54,8 +56,9 @@ class SipService:
         port: int | None = None,
         algorithms: tuple[str, ...] | None = None,
         min_expires: int = 60,
-        max_queue_age: float = 0.4,
+        max_queue_age: float = 0.3,
         busy_queue_age: float = 0.2,
+        max_auth_queue_age: float = 2.0,
         flush_interval: float = 1.0,
         refresh_interval: float = 5.0,
         throttle_limit: int = 5,
@@ -74,6 +77,7 @@ class SipService:
         self.requested_port = settings.sip_port if port is None else port
         self.max_queue_age = max_queue_age
         self.busy_queue_age = busy_queue_age
+        self.max_auth_queue_age = max(max_auth_queue_age, max_queue_age)
         self.flush_interval = flush_interval
         self.refresh_interval = refresh_interval
         self.directory = Directory()
@@ -183,6 +187,7 @@ class SipService:
         recvmsg = sock.recvmsg
         now = time.time()
         limit = now - self.max_queue_age
+        auth_limit = now - self.max_auth_queue_age
         busy_limit = now - self.busy_queue_age
         cache = self.cache
         secondary = self.secondary
@@ -196,18 +201,35 @@ class SipService:
             cached = cache.get(data, now)
             if cached is not None:
                 self.retransmissions += 1
-                sock.sendto(cached, addr)
+                try:
+                    sock.sendto(cached, addr)
+                except OSError:  # send buffer full under overload: like a lost datagram, it is retransmitted
+                    pass
                 continue
             if ancdata:
                 sec, nsec = _TIMESPEC.unpack_from(ancdata[0][2])
                 stamp = sec + nsec * 1e-9
-                if stamp < limit:
-                    self.shed += 1
+                if stamp < busy_limit:
+                    if data[:9] != b"REGISTER ":
+                        if stamp < limit:
+                            self.shed += 1
+                            continue
+                    elif _has_authorization(data):  # finishes a registration: worth doing while its phone waits
+                        if stamp < auth_limit:
+                            self.shed += 1
+                            continue
+                    elif stamp < limit:
+                        self.shed += 1
+                        continue
+                    else:
+                        self._reject_busy(data, addr, now)
+                        continue
+            if data[:9] == b"REGISTER ":
+                view = scan_register(data)
+                if view is not None:  # the fast path (see _on_message)
+                    self._register_view(view, data, Peer("udp", addr[0], addr[1]), now)
                     continue
-                if stamp < busy_limit and data.startswith(b"REGISTER ") and not _has_authorization(data):
-                    self._reject_busy(data, addr, now)
-                    continue
-            if secondary and not data.startswith(b"REGISTER "):
+            elif secondary:
                 self._link_send(workers.forward(data, addr, now))
                 continue
             self._on_message(data, Peer("udp", addr[0], addr[1]), now, addr)
@@ -294,6 +316,15 @@ class SipService:
         """503 + Retry-After for a new registration while a backlog builds: finishing the registrations
         already challenged is worth more than starting new ones (half-done work is what collapses)."""
         self.rejected_busy += 1
+        view = scan_register(data)
+        if view is not None and self._udp is not None:  # the same answer as below, without objects
+            out = view.render(503, "Service Unavailable", None, _BUSY)
+            self.cache.put(data, out, now)
+            try:
+                self._udp.sendto(out, addr)
+            except OSError:  # send buffer full: the phone retransmits and gets the cached answer
+                pass
+            return
         headers = salvage_reply_headers(data)
         if headers is None or self._udp is None:
             return
@@ -302,11 +333,19 @@ class SipService:
         response.headers.add("Content-Length", "0")
         out = bytes(response)
         self.cache.put(data, out, now)
-        self._udp.sendto(out, addr)
+        try:
+            self._udp.sendto(out, addr)
+        except OSError:
+            pass
 
     def _on_message(self, data: bytes, peer: Peer, now: float, addr: tuple[str, int] | None = None) -> None:
         if len(data) < 8 and not data.strip():
             return  # CRLF keep-alive
+        if data[:9] == b"REGISTER ":
+            view = scan_register(data)
+            if view is not None:  # the fast path; anything it is unsure of goes the strict way below
+                self._register_view(view, data, peer, now)
+                return
         try:
             message = parse_message(data)
         except SipSyntaxError as exc:
@@ -340,6 +379,33 @@ class SipService:
             return
         for send in sends:
             self._send(send)
+
+    def _register_view(self, view: RegisterView, data: bytes, peer: Peer, now: float) -> None:
+        """A REGISTER the view accepted: what the strict branch of ``_on_message`` does, without a ``Request``."""
+        cache = self.cache
+        key = view.key
+        response = cache.get(key, now)
+        if response is not None:  # a retransmission that is not byte-identical
+            self.retransmissions += 1
+        else:
+            try:
+                response = self.registrar.handle_view(view, f"{peer[0]}:{peer[1]}:{peer[2]}", now)
+            except Exception as exc:  # a bug must cost one message, never the service
+                self.malformed += 1
+                if now - self._last_malformed_log >= 1.0:
+                    self._last_malformed_log = now
+                    log.exception("SIP: message from %s could not be handled: %s", peer, exc)
+                return
+            cache.put(key, response, now)
+        if peer[0] == "udp":
+            cache.put(data, response, now)
+            if self._udp is not None:
+                try:
+                    self._udp.sendto(response, (peer[1], peer[2]))
+                except OSError as exc:
+                    log.debug("SIP: send to %s failed: %s", peer, exc)
+            return
+        self._send(Send(peer, response))
 
     def _malformed(self, data: bytes, exc: SipSyntaxError, peer: Peer, now: float) -> None:
         self.malformed += 1

@@ -64,6 +64,8 @@ class Settings:
     vod_accel_redirect: str = ""
     # conferencing: host addresses the WebRTC bridge offers as ICE candidates (comma-separated; "" = all interfaces)
     conference_ice_addresses: str = "127.0.0.1"
+    # conferencing scale-out: base URL other bridge processes reach this one at ("" = http://web_host:web_port)
+    conference_bridge_url: str = ""
     # directory login (LDAP; "" = local accounts only); see wangnet/directory.py for the formats
     ldap_url: str = ""  # ldap://host:389 or ldaps://host:636
     ldap_start_tls: bool = False  # upgrade an ldap:// connection with StartTLS before binding
@@ -136,6 +138,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         ("WANGNET_SMS_URL", "sms_url", str),
         ("WANGNET_NOTIFY_ROLES", "notify_roles", str),
         ("WANGNET_CONFERENCE_ICE_ADDRESSES", "conference_ice_addresses", str),
+        ("WANGNET_CONFERENCE_BRIDGE_URL", "conference_bridge_url", str),
     ):
         if env.get(key):
             values[name] = cast(env[key])

@@ -6,10 +6,16 @@ the layout gives the site; the answer comes back with ``201 Created`` and a
 ``Location`` naming the resource, which a ``DELETE`` ends. The bridges live on
 the runtime loop (``conferencing.media.ConferenceMedia``); these views only
 check who may act for which site and hand the offer over.
+
+Bridges in other processes (``wangnet bridge --site``) pull trunks through
+``/api/v1/conferences/<cid>/trunks``: no login session there, only the bridge
+secret as a bearer token, which opens trunks and nothing else
+(``conferencing.remote_trunk`` has the exchange).
 """
 from __future__ import annotations
 
-from typing import Any
+import hmac
+from typing import Any, Callable
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
@@ -19,7 +25,8 @@ from conferencing import rooms
 from conferencing.bridge import MediaError
 from conferencing.media import ConferenceMedia, NotFound
 from conferencing.plan import PlanError
-from web.security import roles
+from conferencing.remote_trunk import TrunkRequestError, parse_trunk_request
+from web.security import ROLES_ATTR, roles
 
 bp = Blueprint("conference_media", __name__)
 JOIN_ROLES = ("host", "admin", "site")
@@ -34,6 +41,11 @@ def _find_media(state: Any) -> None:
     if ext.get("conference_media") is None:
         runtime = ext.get("wangnet.runtime")
         ext["conference_media"] = runtime.find(ConferenceMedia) if runtime is not None else None
+    csrf = ext.get("csrf")
+    if csrf is not None:  # bearer-token routes: no cookie, so nothing for a cross-site request to ride on
+        for view in (trunk_open, trunk_resource):
+            csrf.exempt(view)
+    state.app.login_manager.request_loader(_bridge_user)
 
 
 def _error(message: str, status: int) -> Response:
@@ -163,3 +175,87 @@ def terminal(cid: int) -> str:
         labels={"connecting": _("Connecting…"), "connected": _("Connected"), "failed": _("Connection failed"),
                 "left": _("Left the conference"), "nothing": _("No picture")},
     )
+
+
+# ------------------------------------------------------------------ trunks between bridge processes
+
+BRIDGE_ROLE = "bridge"
+"""A service role no account can hold (not in ``wangnet.accounts.ROLES``): only the bridge secret gives it."""
+
+
+def _bridge_user(req: Any) -> Any:
+    """Flask-Login's request loader: a bearer token equal to the bridge secret is a bridge process, else nobody."""
+    from web.auth import SessionUser
+
+    scheme, _, given = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return None
+    directory = getattr(current_app.extensions.get("conference_media"), "directory", None)
+    token = getattr(directory, "token", None)
+    if token is None:
+        current_app.logger.warning("a bridge presented a token, but no bridge secret is set here "
+                                   "(WANGNET_CRED_CONFERENCE_BRIDGE_TOKEN): refused")
+        return None
+    if not hmac.compare_digest(given.strip().encode(), token.reveal().encode()):
+        return None
+    return SessionUser(0, "bridge", "bridge process", frozenset({BRIDGE_ROLE}))
+
+
+def _for_bridges(view: Callable[..., Response]) -> Callable[..., Response]:
+    """The role gate lets only bridge processes (``BRIDGE_ROLE``) through; every account role gets 403."""
+    setattr(view, ROLES_ATTR, frozenset({BRIDGE_ROLE}))
+    return view
+
+
+@bp.route("/api/v1/conferences/<int:cid>/trunks", methods=["POST"])
+@_for_bridges
+def trunk_open(cid: int) -> Response:
+    """A bridge in another process pulls a source's streams from one of this process's bridges: 201 + SDP offer."""
+    media: ConferenceMedia | None = current_app.extensions.get("conference_media")
+    runtime = current_app.extensions.get("wangnet.runtime")
+    if media is None or runtime is None:
+        return _error("no conference bridge runs in this process", 503)
+    if request.mimetype != "application/json":
+        return _error(f"expected Content-Type application/json, not {request.mimetype or 'none'!r}", 415)
+    try:
+        key = parse_trunk_request(request.get_data())
+        tid, offer = runtime.call(media.offer_trunk(str(cid), key), timeout=SIGNAL_TIMEOUT)
+    except TrunkRequestError as exc:
+        return _error(str(exc), 400)
+    except NotFound as exc:
+        return _error(str(exc), 404)
+    except MediaError as exc:
+        return _error(str(exc), 400)
+    response = Response(offer, status=201, mimetype="application/sdp")
+    response.headers["Location"] = url_for("conference_media.trunk_resource", cid=cid, rid=tid)
+    return response
+
+
+@bp.route("/api/v1/conferences/<int:cid>/trunks/<rid>", methods=["PATCH", "GET", "DELETE"])
+@_for_bridges
+def trunk_resource(cid: int, rid: str) -> Response:
+    """PATCH: the SDP answer (204); GET: the downstream's keep-alive probe; DELETE: close the trunk."""
+    media: ConferenceMedia | None = current_app.extensions.get("conference_media")
+    runtime = current_app.extensions.get("wangnet.runtime")
+    if media is None or runtime is None:
+        return _error(f'trunk "{rid}" does not exist: no conference bridge runs in this process', 404)
+    try:
+        if request.method == "GET":
+            return jsonify(runtime.call(_value(media.probe_trunk, str(cid), rid), timeout=SIGNAL_TIMEOUT))
+        if request.method == "DELETE":
+            runtime.call(media.close_trunk(str(cid), rid), timeout=SIGNAL_TIMEOUT)
+            return Response(status=204)
+        if request.mimetype != "application/sdp":
+            return _error(f"expected Content-Type application/sdp with the SDP answer, not "
+                          f"{request.mimetype or 'none'!r}", 415)
+        runtime.call(media.accept_trunk(str(cid), rid, request.get_data(as_text=True)), timeout=SIGNAL_TIMEOUT)
+        return Response(status=204)
+    except NotFound as exc:
+        return _error(str(exc), 404)
+    except MediaError as exc:
+        return _error(str(exc), 400)
+
+
+async def _value(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a plain method on the runtime loop (the media's state belongs to that thread)."""
+    return fn(*args)

@@ -3,7 +3,10 @@
 Run: ``.venv/bin/python bench/sfu/run.py [--subscribers 10,30] [--seconds 8]``. The bridges run in a
 child process (ConferenceMedia, as in ``wangnet serve``); synthetic aiortc publishers and subscribers run
 in this process on 127.0.0.1 and never decode. A 0.8 Mbit/s VP8 clip (640x360, 30 fps) and a 32 kbit/s
-Opus clip are encoded once by ffmpeg and sent as pre-encoded packets, so the endpoints cost little. Prints:
+Opus clip are encoded once by ffmpeg and sent as pre-encoded packets, so the endpoints cost little; the
+subscribers are lean too (``passthrough.tap_rtp_bytes``: they count SRTP datagrams as they arrive, before
+aiortc decrypts or queues them — with aiortc's whole receive path 40 of them in one process could not keep
+up with the bridge). Only the delay measurement decrypts and assembles frames. Prints:
 
 * forwarded 0.8 Mbit/s streams per CPU core of the bridge process (marginal cost between two loads),
   beside mediasoup's published ~500 consumers per worker core;
@@ -35,7 +38,14 @@ sys.path.insert(0, str(ROOT))
 import av  # noqa: E402
 from aiortc import RTCSessionDescription  # noqa: E402
 
-from conferencing.passthrough import PacketTrack, peer_connection, tap_receiver, use_host_addresses  # noqa: E402
+from conferencing.passthrough import (  # noqa: E402
+    SRTP_AUTH_TAG,
+    PacketTrack,
+    peer_connection,
+    tap_receiver,
+    tap_rtp_bytes,
+    use_host_addresses,
+)
 
 MEDIASOUP_CONSUMERS_PER_CORE = 500
 TARGET_STREAMS_PER_CORE = 300
@@ -125,7 +135,13 @@ async def _bridge_main(conn) -> None:  # type: ignore[no-untyped-def]
                 conn.send(None)
                 return
             if cmd == "cpu":
-                result = time.process_time()
+                t = os.times()
+                result = (t.user, t.system)
+            elif cmd == "sent":  # packets the bridge sent to subscribers (not trunks), all conferences
+                result = sum(slot.track.output.packets for conf in media.conferences.values()
+                             for res in conf.resources.values() for slot in res.slots if slot.track.output is not None)
+            elif cmd == "snapshot":
+                result = media.snapshot(args[0])
             elif cmd == "open_flat":  # one bridge, synthetic sites
                 cid, sites = args
                 plan = CascadePlan(city="hub", bridges=("hub",), parent={"hub": None}, sites={
@@ -215,11 +231,17 @@ async def publisher(bridge: BridgeClient, cid: str, site: str, video: ClipSender
 
 
 class Receiver:
-    def __init__(self, sender: ClipSender | None = None) -> None:
+    """A synthetic subscriber. ``lean``: counts RTP bytes and frames (marker bits) as the datagrams arrive, before
+    aiortc decrypts or queues them, so that 59 of them in this one process keep up with the bridge; otherwise
+    (delay) frames are decrypted and assembled to recognise each one."""
+
+    def __init__(self, sender: ClipSender | None = None, lean: bool = True) -> None:
         self.frames = 0
+        self.packets = 0
         self.bytes = 0
         self.delays: list[float] = []
         self.sender = sender
+        self.lean = lean and sender is None
         self.pc = peer_connection()
 
     def on_frame(self, frame) -> None:  # type: ignore[no-untyped-def]
@@ -230,18 +252,27 @@ class Receiver:
             if sent is not None:
                 self.delays.append(time.monotonic() - sent)
 
+    def on_rtp(self, data: bytes) -> None:
+        self.packets += 1
+        self.bytes += len(data) - 12 - SRTP_AUTH_TAG  # the bridge sends plain 12-byte headers
+        if data[1] & 0x80:
+            self.frames += 1
+
     async def subscribe(self, bridge: BridgeClient, cid: str, site: str, videos: int = 1, audios: int = 0,
                         command: str = "subscribe") -> None:
         for kind, n in (("video", videos), ("audio", audios)):
             for _ in range(n):
                 t = self.pc.addTransceiver(kind, direction="recvonly")
-                tap_receiver(t.receiver, kind, self.on_frame)
+                if not self.lean:
+                    tap_receiver(t.receiver, kind, self.on_frame)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         if command == "subscribe":
             _, answer = await bridge.call("subscribe", cid, site, self.pc.localDescription.sdp)
         else:
             answer = await bridge.call(command, self.pc.localDescription.sdp)
         await self.pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        if self.lean:
+            tap_rtp_bytes(self.pc, self.on_rtp)
 
 
 async def wait_frames(receivers: list[Receiver], n: int, timeout: float = 60.0) -> None:
@@ -253,12 +284,20 @@ async def wait_frames(receivers: list[Receiver], n: int, timeout: float = 60.0) 
         await asyncio.sleep(0.1)
 
 
-async def cpu_over(bridge: BridgeClient, seconds: float) -> float:
-    """CPU seconds per wall second of the bridge process."""
-    c0, t0 = await bridge.call("cpu"), time.monotonic()
+SYSTEM_SHARE: dict[str, float] = {}
+"""Per scenario: the part of the bridge's CPU spent in the kernel (on loopback that includes delivering each
+datagram into the receiving endpoint's socket, which a NIC would take off the bridge's hands)."""
+
+
+async def cpu_over(bridge: BridgeClient, seconds: float, label: str = "") -> float:
+    """CPU seconds (user + system) per wall second of the bridge process."""
+    (u0, s0), t0 = await bridge.call("cpu"), time.monotonic()
     await asyncio.sleep(seconds)
-    c1, t1 = await bridge.call("cpu"), time.monotonic()
-    return (c1 - c0) / (t1 - t0)
+    (u1, s1), t1 = await bridge.call("cpu"), time.monotonic()
+    total = (u1 - u0) + (s1 - s0)
+    if label:
+        SYSTEM_SHARE[label] = (s1 - s0) / total if total > 0 else 0.0
+    return total / (t1 - t0)
 
 
 # ---------------------------------------------------------------- scenarios
@@ -283,7 +322,7 @@ async def forwarding(bridge: BridgeClient, clips, loads: list[int], seconds: flo
         await asyncio.sleep(1.0)
         before = [r.bytes for r in receivers]
         t0 = time.monotonic()
-        out[k] = await cpu_over(bridge, seconds)
+        out[k] = await cpu_over(bridge, seconds, f"fwd{k}")
         kbps = [(r.bytes - b) * 8 / 1000 / (time.monotonic() - t0) for r, b in zip(receivers, before)]
         delivered[k] = sum(kbps)
         sender.task.cancel()
@@ -291,7 +330,7 @@ async def forwarding(bridge: BridgeClient, clips, loads: list[int], seconds: flo
             await r.pc.close()
         await pub.close()
         await bridge.call("close", cid)
-        print(f"  pass-through, {k:3d} subscribers: bridge CPU {out[k]:.3f} core"
+        print(f"  pass-through, {k:3d} subscribers: bridge CPU {out[k]:.3f} core ({100 * SYSTEM_SHARE[f'fwd{k}']:.0f}% kernel)"
               + (f" (each subscriber received {min(kbps):.0f}–{max(kbps):.0f} kbit/s)" if kbps else ""), flush=True)
     return out, delivered
 
@@ -404,9 +443,20 @@ async def conference59(bridge: BridgeClient, clips, seconds: float) -> tuple[flo
     await wait_frames(receivers, 30, timeout=240)
     await asyncio.sleep(1.0)
     before = sum(r.frames for r in receivers)
+    each_before = [r.packets for r in receivers]
+    packets_before, sent_before = sum(r.packets for r in receivers), await bridge.call("sent")
     t0 = time.monotonic()
-    cpu = await cpu_over(bridge, seconds)
+    cpu = await cpu_over(bridge, seconds, "c59")
     rate = (sum(r.frames for r in receivers) - before) / (time.monotonic() - t0)
+    sent = await bridge.call("sent") - sent_before
+    received = sum(r.packets for r in receivers) - packets_before
+    each = sorted((r.packets - b) / seconds for r, b in zip(receivers, each_before))
+    snap = await bridge.call("snapshot", cid)
+    print(f"  publishers into the bridge: {host} {snap['sites'][host]['kbps_in']:.0f} kbit/s, "
+          f"{speaker} {snap['sites'][speaker]['kbps_in']:.0f} kbit/s (nominal {sum(len(d) for d, _ in video) * 8 / 1000 / clip_s + 32:.0f})", flush=True)
+    print(f"  packets/s per site: min {each[0]:.0f}, median {each[len(each) // 2]:.0f}, max {each[-1]:.0f}", flush=True)
+    print(f"  the bridge sent {sent / seconds:.0f} packets/s to the sites, which took {received / seconds:.0f}/s "
+          f"({100 * received / max(sent, 1):.0f}%); kernel share of the bridge CPU {100 * SYSTEM_SHARE['c59']:.0f}%", flush=True)
     nominal = sum(30 * (1 + len(v[1])) + 50 * len(v[2]) for v in views.values())
     share = rate / nominal
     print(f"  delivered {rate:.0f} frames/s to the {len(sites)} sites = {100 * share:.0f}% of nominal "
@@ -436,9 +486,10 @@ async def main(args: argparse.Namespace) -> None:
     print(f"clip: VP8 640x360 30 fps {kbps:.0f} kbit/s, Opus 20 ms; bridge in its own process (ConferenceMedia)")
     print(f"load average before the run: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (the machine is shared)\n")
     bridge = BridgeClient()
-    if args.delay_only:
+    if args.delay_only or args.conference_only:
         try:
-            await delays(bridge, clips, args.seconds)
+            await bridge.call("cpu")
+            await (delays(bridge, clips, args.seconds) if args.delay_only else conference59(bridge, clips, args.seconds))
         finally:
             await bridge.stop()
         return
@@ -487,4 +538,5 @@ if __name__ == "__main__":
     parser.add_argument("--decode-subscribers", default="2,4", help="decode+encode loads to measure")
     parser.add_argument("--seconds", type=float, default=8.0, help="measuring window per load")
     parser.add_argument("--delay-only", action="store_true", help="measure only the added delay per hop")
+    parser.add_argument("--conference-only", action="store_true", help="measure only the 59-site conference")
     asyncio.run(main(parser.parse_args()))

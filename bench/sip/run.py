@@ -1,6 +1,7 @@
 """bench/sip: authenticated SIP registrations per second, wangnet beside Kamailio, on loopback in one run.
 
-Both registrars get the same sipp scenario (REGISTER → 401 → REGISTER with
+Both registrars run side by side and take turns at each rate (so that both meet the same neighbours
+on a shared machine); both get the same sipp scenario (REGISTER → 401 → REGISTER with
 MD5 digest, qop=auth → 200: two transactions per registration) at stepped
 call rates. A step is *clean* when every registration succeeded, the rate was
 held, and no request had to be retransmitted. Printed: the clean maximum of
@@ -14,7 +15,9 @@ config (``pv_www_authenticate``), ``children`` = CPU count. wangnet runs as
 sipp 3.6 cannot vary the digest username per call, so every registration is
 for the same phone (each with its own Call-ID). sipp sends each call from its
 own socket (``-t un``), as many phones would; ``--workers`` is passed to
-``wangnet sip`` (default: the CPU count, like Kamailio's ``children``).
+``wangnet sip`` (default 1, wangnet's own default: measured better than one per CPU on this 2-CPU
+machine, where sipp needs a CPU of its own). Each step also prints the CPU sipp used: on 2 CPUs the
+load generator, not Kamailio, sets Kamailio's clean maximum.
 
     .venv/bin/python bench/sip/run.py [--seconds 5] [--start 2000]
 """
@@ -115,6 +118,7 @@ class Step:
     failed: int
     retrans: int
     cpu: float = 0.0  # server CPU seconds during the step
+    sipp_cpu: float = 0.0  # the load generator's CPU seconds (it shares the machine's cores with the server)
 
     @property
     def cpu_us_per_registration(self) -> float:
@@ -128,6 +132,9 @@ class Step:
     def clean(self) -> bool:
         """Every registration done, none retransmitted, and the offered rate held (within 10 %)."""
         return self.failed == 0 and self.retrans == 0 and self.achieved >= 0.9 * self.rate
+
+
+SOCKETS = 1000  # sipp's -max_socket: how many source sockets (phones) the calls come from
 
 
 def run_sipp(port: int, rate: int, seconds: float, work: Path, server_pid: int) -> Step:
@@ -144,17 +151,24 @@ def run_sipp(port: int, rate: int, seconds: float, work: Path, server_pid: int) 
         "-t", "un", "-key", "contact_port", str(sipp_port),
         "-r", str(rate), "-rp", "1000", "-m", str(total), "-l", str(max(100, rate * 4)),
         "-s", USER, "-au", USER, "-ap", PASSWORD, "-key", "domain", REALM, "-key", "expires", "3600",
-        "-recv_timeout", "4000", "-timeout", f"{int(seconds * 3 + 20)}s", "-nostdin", "-max_socket", "1000",
+        # no BYE for an aborted "call" (sipp's default sends one, from Via port 0 with -t un): a phone whose
+        # REGISTER got a 503 sends nothing more, and those BYEs only loaded whichever server was overloaded
+        "-default_behaviors", "all,-bye",
+        "-recv_timeout", "4000", "-timeout", f"{int(seconds * 3 + 20)}s", "-nostdin", "-max_socket", str(SOCKETS),
     ]
     started, cpu_before = time.monotonic(), tree_cpu(server_pid)
-    result = subprocess.run(cmd, cwd=work, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    children_before = os.times()
+    result = subprocess.run(cmd, cwd=work, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL)
     elapsed, cpu = time.monotonic() - started, tree_cpu(server_pid) - cpu_before
+    children_after = os.times()
+    sipp_cpu = (children_after.children_user - children_before.children_user
+                + children_after.children_system - children_before.children_system)
     out = result.stdout
     ok = _last_int(out, r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)")
     failed = _last_int(out, r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)")
     rows = re.findall(r"REGISTER ---------->\s+\d+\s+(\d+)", out)
     retrans = sum(int(r) for r in rows[-2:])  # the final screen's two REGISTER rows
-    return Step(rate, max(elapsed, seconds), ok, failed, retrans, cpu)
+    return Step(rate, max(elapsed, seconds), ok, failed, retrans, cpu, sipp_cpu)
 
 
 def _last_int(text: str, pattern: str) -> int:
@@ -162,20 +176,31 @@ def _last_int(text: str, pattern: str) -> int:
     return int(found[-1]) if found else 0
 
 
-def clean_maximum(name: str, port: int, pid: int, start: int, seconds: float, work: Path, limit: int = 60000) -> Step | None:
-    """Step the rate up by 25 % until a step is not clean; return the last clean step."""
-    best: Step | None = None
+def _report(name: str, step: Step) -> None:
+    print(f"  {name:9s} {step.rate:6d}/s offered: {step.ok} ok in {step.seconds:.1f} s = {step.achieved:8.0f}/s, {step.failed} failed, "
+          f"{step.retrans} retransmitted, {step.cpu_us_per_registration:5.0f} CPU-us/registration, "
+          f"sipp {step.sipp_cpu / step.seconds:.2f} CPUs -> {'clean' if step.clean else 'NOT clean'}", flush=True)
+
+
+def clean_maxima(servers: dict[str, tuple[int, int]], start: int, seconds: float, work: Path,
+                 limit: int = 60000) -> dict[str, Step | None]:
+    """Step the rate up by 25 % until a step is not clean, for every server at once: at each rate the
+    servers take their turn one after the other, so that they meet the same neighbours on this shared
+    machine (the load of the other jobs changes within minutes). ``servers``: name → (port, pid)."""
+    best: dict[str, Step | None] = {name: None for name in servers}
+    running = list(servers)
     rate = start
-    while rate <= limit:
-        step = run_sipp(port, rate, seconds, work, pid)
-        print(f"  {name:9s} {rate:6d}/s offered: {step.ok} ok in {step.seconds:.1f} s = {step.achieved:8.0f}/s, {step.failed} failed, "
-              f"{step.retrans} retransmitted, {step.cpu_us_per_registration:5.0f} CPU-us/registration "
-              f"-> {'clean' if step.clean else 'NOT clean'}", flush=True)
-        if not step.clean:
-            break
-        best = step
+    while running and rate <= limit:
+        for name in list(running):
+            port, pid = servers[name]
+            step = run_sipp(port, rate, seconds, work, pid)
+            _report(name, step)
+            if step.clean:
+                best[name] = step
+            else:
+                running.remove(name)
+            time.sleep(1)  # let retransmission timers of the last step die out
         rate = int(rate * 1.25)
-        time.sleep(1)  # let retransmission timers of the last step die out
     return best
 
 
@@ -254,7 +279,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each rate step")
     parser.add_argument("--start", type=int, default=2000, help="first rate (registrations/s)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="wangnet sip worker processes")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="wangnet sip worker processes (default 1, wangnet's own default; see telephony/README.md)")
     args = parser.parse_args()
     for binary in ("sipp", "kamailio"):
         if shutil.which(binary) is None:
@@ -264,23 +290,36 @@ def main() -> int:
         work = Path(tmp)
         print(f"bench/sip: authenticated registrations/s (sipp, {args.seconds:.0f} s per step, 2 transactions each), "
               f"{os.cpu_count()} CPUs")
+        load_before = os.getloadavg()[0]
         kamailio, kport = start_kamailio(work)
         try:
-            print("Kamailio 5.6 (in-memory usrloc, auth):")
-            kam = clean_maximum("kamailio", kport, kamailio.pid, args.start, args.seconds, work)
-        finally:
+            wangnet, wport = start_wangnet(work, args.workers)
+        except BaseException:
             stop(kamailio)
-        wangnet, wport = start_wangnet(work, args.workers)
+            raise
         try:
-            print(f"wangnet sip ({args.workers} worker process{'es' if args.workers > 1 else ''}):")
-            wan = clean_maximum("wangnet", wport, wangnet.pid, args.start, args.seconds, work)
+            print(f"Kamailio 5.6 (in-memory usrloc, auth) and wangnet sip ({args.workers} worker "
+                  f"process{'es' if args.workers > 1 else ''}), in turns at each rate:")
+            found = clean_maxima({"kamailio": (kport, kamailio.pid), "wangnet": (wport, wangnet.pid)},
+                                 args.start, args.seconds, work)
+            kam, wan = found["kamailio"], found["wangnet"]
+            kam_over = None
+            if kam is not None:  # the reference under the same overload, for reading wangnet's figure beside it
+                time.sleep(2)
+                kam_over = run_sipp(kport, kam.rate * 2, args.seconds, work, kamailio.pid)
+                print(f"  kamailio  {kam_over.rate:6d}/s offered (2x clean max): {kam_over.achieved:8.0f}/s done, "
+                      f"{kam_over.failed} failed, {kam_over.retrans} retransmitted, Kamailio used "
+                      f"{kam_over.cpu / kam_over.seconds:.2f} CPUs, sipp {kam_over.sipp_cpu / kam_over.seconds:.2f}")
+            stop(kamailio)
             over = None
             if wan is not None:
                 time.sleep(2)
                 over = run_sipp(wport, wan.rate * 2, args.seconds, work, wangnet.pid)
                 print(f"  wangnet   {over.rate:6d}/s offered (2x clean max): {over.achieved:8.0f}/s done, "
-                      f"{over.failed} failed, {over.retrans} retransmitted")
+                      f"{over.failed} failed, {over.retrans} retransmitted, wangnet used {over.cpu / over.seconds:.2f} "
+                      f"CPUs, sipp {over.sipp_cpu / over.seconds:.2f}")
         finally:
+            stop(kamailio)
             stop(wangnet)
         print()
         kam_rate = kam.achieved if kam else 0.0
@@ -291,8 +330,11 @@ def main() -> int:
             print(f"server CPU per registration at the clean maximum: wangnet {wan.cpu_us_per_registration:.0f} us, "
                   f"Kamailio {kam.cpu_us_per_registration:.0f} us (all its processes) "
                   f"-> Kamailio is {wan.cpu_us_per_registration / kam.cpu_us_per_registration:.1f}x as CPU-efficient")
-        load = os.getloadavg()[0]
-        print(f"load average during the run: {load:.1f} on {os.cpu_count()} CPUs (other work on the machine skews rates)")
+        print(f"load average (1 min): {load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs "
+              f"(other work on the machine skews rates)")
+        if kam_over is not None and kam is not None:
+            print(f"at 2x its clean maximum Kamailio completed {kam_over.achieved:,.0f}/s = "
+                  f"{kam_over.achieved / kam.achieved:.2f}x its clean maximum (the reference, same conditions)")
         if over is not None and wan is not None:
             held = over.achieved / wan.achieved
             print(f"at 2x its clean maximum wangnet completed {over.achieved:,.0f}/s = {held:.2f}x its clean maximum "

@@ -381,9 +381,13 @@ def parse_auth_params(value: str) -> tuple[str, dict[str, str]]:
     scheme, _, rest = value.strip().partition(" ")
     if not is_token(scheme):
         raise SipSyntaxError(f"Authorization {value!r} has no scheme")
+    # the usual shape (name=token or name="text without escapes", comma-separated): when the pattern's
+    # matches tile the whole text (nothing left over once they are removed), one findall in C has them all
+    if not _AUTH_PARAM.sub("", rest):
+        return scheme, {name.lower(): quoted or plain for name, quoted, plain in _AUTH_PARAM.findall(rest)}
     params: dict[str, str] = {}
-    # the usual shape (name=token or name="text without escapes", comma-separated) in C-speed regex
-    # steps; anything else, and every error message, comes from the scanner below
+    # otherwise the same pattern step by step, and for anything it cannot read, and every error message,
+    # the scanner below
     pos, end, match = 0, len(rest), _AUTH_PARAM.match
     while pos < end:
         found = match(rest, pos)

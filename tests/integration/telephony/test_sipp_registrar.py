@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 import time
+from select import select as wait_readable
 
 from sqlalchemy import select
 
@@ -140,9 +142,20 @@ def test_stale_datagrams_are_shed_unparsed_and_the_retransmission_served(make_si
     sip = make_sip(algorithms=("MD5",), max_queue_age=0.3)
     blocked = threading.Event()
 
-    async def block_loop() -> None:  # stands in for an overload: the loop is busy for 2 s
+    async def block_loop() -> None:  # stands in for an overload: the loop is busy until a REGISTER waited 1 s
         blocked.set()
-        time.sleep(2.0)
+        deadline = time.monotonic() + 30
+        sock = sip.service._udp
+        while time.monotonic() < deadline:  # sipp may start slowly on a loaded machine: wait for its REGISTER
+            if not wait_readable([sock], [], [], 0.05)[0]:
+                continue
+            try:
+                if sock.recv(9, socket.MSG_PEEK) == b"REGISTER ":
+                    break
+                sock.recv(65535)  # not sipp's (nothing else should be here): out of the way
+            except OSError:  # a pending socket error (it makes select say readable) is consumed by the call
+                continue
+        time.sleep(1.0)  # well beyond max_queue_age (0.3 s)
 
     sip.runtime.submit(block_loop())
     blocked.wait(10)

@@ -21,7 +21,7 @@ import av
 import pytest
 from aiortc import MediaStreamTrack, RTCSessionDescription
 
-from conferencing.bridge import Bridge, MediaError, Timeline
+from conferencing.bridge import Bridge, MediaError
 from conferencing.passthrough import FrameAssembler, peer_connection, tap_receiver, use_host_addresses, vp8_is_keyframe
 
 pytestmark = pytest.mark.timeout(120)
@@ -76,7 +76,7 @@ class ToneTrack(MediaStreamTrack):
 
 @pytest.fixture
 def decoders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every decoder aiortc would create, recorded (the decoder thread would swallow a raise)."""
+    """Every decoder aiortc would create and every Encoder.pack, recorded (the decoder thread would swallow a raise)."""
     created: list[str] = []
     real = aiortc.codecs.get_decoder
 
@@ -95,6 +95,15 @@ def decoders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             _orig(self, *a, **kw)
 
         monkeypatch.setattr(cls, "__init__", init)
+    # the forwarding path never re-packetizes either: aiortc's Encoder.pack is for pre-encoded frames only
+    for module, name in ((aiortc.codecs.vpx, "Vp8Encoder"), (aiortc.codecs.opus, "OpusEncoder")):
+        cls = getattr(module, name)
+
+        def pack(self, *a, _name=name, **kw):  # type: ignore[no-untyped-def]
+            created.append(f"{_name}.pack")
+            raise AssertionError("Encoder.pack on the forwarding path")
+
+        monkeypatch.setattr(cls, "pack", pack)
     use_host_addresses(["127.0.0.1"])
     return created
 
@@ -141,6 +150,10 @@ def test_forwards_vp8_and_opus_without_decoding(decoders: list[str]) -> None:
             assert sum(len(f.data) for f in got["video"]) > 0
             assert bridge.source("banner", "video").keyframe_requests >= 1  # the join asked upstream
             assert sub.main is not None and sub.main.meter.total > 0
+            # the packets went out on the lean path, and aiortc's sender reports count them
+            output = sub.main.track.output
+            assert output is not None and output.packets > 0 and output.payload_type is not None
+            assert getattr(output.sender, "_RTCRtpSender__packet_count") > 0
         finally:
             await sub_pc.close()
             await pub_pc.close()
@@ -202,14 +215,57 @@ def test_frame_assembler_drops_a_broken_frame_until_keyframe() -> None:
     assert frame is not None and frame.keyframe
 
 
-def test_timeline_is_continuous_across_switches() -> None:
-    t = Timeline()
-    assert t.map("a", 1000, 90000, 0.0) == 0
-    assert t.map("a", 7000, 90000, 0.066) == 6000
-    switched = t.map("b", 123456789, 90000, 0.132)
-    assert 6000 < switched <= 6000 + 90000 * 0.1
-    assert t.map("b", 123456789 + 6000, 90000, 0.2) == switched + 6000
-    # 32-bit wrap of the source clock
-    t2 = Timeline()
-    t2.map("a", (1 << 32) - 3000, 90000, 0.0)
-    assert t2.map("a", 3000, 90000, 0.066) == 6000
+def test_nack_is_answered_from_history_and_a_miss_asks_for_a_keyframe(decoders: list[str]) -> None:
+    """A real aiortc subscriber sends RTCP NACKs: a recent packet is resent as sent, a forgotten one costs a PLI."""
+
+    async def scenario() -> None:
+        bridge = Bridge("c1", "city")
+        pub_pc, _ = await _publish(bridge, "banner")
+        got: dict[str, list] = {"video": [], "audio": []}
+        sub_pc, sub = await _subscribe(bridge, "township", got)
+        bridge.show(sub, main="banner", thumbs=(), audio=())
+        try:
+            await _wait(lambda: len(got["video"]) >= 5, "forwarded frames")
+            slot = sub.main
+            assert slot is not None and slot.track.output is not None
+            output = slot.track.output
+            receiver = next(t.receiver for t in sub_pc.getTransceivers() if t.kind == "video")
+            recent = slot.mapper.last_seq
+            await receiver._send_rtcp_nack(output.ssrc, [recent])
+            await _wait(lambda: output.retransmitted >= 1, "the NACKed packet resent from the history")
+            requests = slot.keyframe_requests
+            await receiver._send_rtcp_nack(output.ssrc, [(recent - 5000) & 0xFFFF])
+            await _wait(lambda: slot.keyframe_requests > requests, "a keyframe request for a packet no longer held")
+        finally:
+            await sub_pc.close()
+            await pub_pc.close()
+            await bridge.close()
+
+    asyncio.run(scenario())
+    assert decoders == []
+
+
+def test_a_closed_subscriber_never_stops_the_others(decoders: list[str]) -> None:
+    """One subscriber vanishes mid-stream: its sends fail quietly, the other keeps receiving."""
+
+    async def scenario() -> None:
+        bridge = Bridge("c1", "city")
+        pub_pc, _ = await _publish(bridge, "banner")
+        got_a: dict[str, list] = {"video": [], "audio": []}
+        got_b: dict[str, list] = {"video": [], "audio": []}
+        a_pc, a = await _subscribe(bridge, "a", got_a)
+        b_pc, b = await _subscribe(bridge, "b", got_b)
+        for res in (a, b):
+            bridge.show(res, main="banner", thumbs=(), audio=("banner",))
+        try:
+            await _wait(lambda: len(got_a["video"]) >= 5 and len(got_b["video"]) >= 5, "both receive")
+            await a_pc.close()  # the browser is gone; the bridge has not noticed yet
+            before = len(got_b["video"])
+            await _wait(lambda: len(got_b["video"]) >= before + 10, "the other subscriber still receives")
+        finally:
+            await b_pc.close()
+            await pub_pc.close()
+            await bridge.close()
+
+    asyncio.run(scenario())
+    assert decoders == []
