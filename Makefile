@@ -12,6 +12,11 @@ DEB_MON := prometheus prometheus-snmp-exporter prometheus-alertmanager
 DEB_PROD := slapd ldap-utils postgresql
 DEB_PACKAGES := $(DEB_WEB) $(DEB_LAB) $(DEB_VOD) $(DEB_SIP) $(DEB_MON) $(DEB_PROD)
 PYTEST_ARGS ?=
+# pytest-xdist: tests/conftest.py groups the tests that share a server (the root lab, the e2e `wangnet serve`)
+# or a module fixture onto one worker and sends the long groups first. One process: PYTEST_XDIST= PYTEST_XDIST_PG=
+XDIST_2 := -n 2 --dist loadgroup --no-loadscope-reorder
+PYTEST_XDIST ?= $(XDIST_2)
+PYTEST_XDIST_PG ?= $(XDIST_2)
 
 .PHONY: setup bootstrap venv fakenos translations vendor run test clean
 
@@ -71,9 +76,9 @@ run: setup
 	trap '$(BIN)/wangnet sim down' EXIT; $(BIN)/wangnet serve
 
 test: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 	@# again on a real PostgreSQL server (tests/pg_fixtures.py): the unit and integration tests that use the store
-	$(BIN)/pytest --db=postgres tests/unit tests/integration $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_XDIST_PG) --db=postgres tests/unit tests/integration $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info test-artifacts .pytest_cache

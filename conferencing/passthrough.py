@@ -7,9 +7,13 @@ needs the encoded frames, so this module — the ONLY place that touches
 aiortc/aioice internals, hence the exact pin in pyproject.toml — does:
 
 * ``tap_receiver``: replaces one receiver's RTP handler. For the bridge's
-  sources every packet (already SRTP-unprotected by aiortc) goes on at once
-  as an ``RtpIn`` — no jitter buffer, no depayloading, no decoder; endpoints
-  (tests, benchmark) get whole frames, emitted on the RTP marker.
+  sources every packet goes on at once as an ``RtpIn`` — no jitter buffer, no
+  depayloading, no decoder — and arrives through ``LeanIngress``: taken at
+  the ICE connection, unprotected with one libsrtp call (``lean_unprotect``)
+  and parsed by ``rtp.parse_rtp``, with no RtpPacket, no queue and no task
+  hop; the receiver's statistics are fed so that aiortc's receiver reports
+  keep flowing. Endpoints (tests, benchmark) get whole frames, emitted on the
+  RTP marker, through aiortc's own receive path.
 * ``tap_sender`` + ``RtpOutput`` + ``ForwardTrack``: the lean send path. The
   bridge writes a 12-byte header (the subscriber sender's SSRC and payload
   type, its own continuous numbering), protects it with the subscriber's
@@ -46,10 +50,10 @@ from aiortc.codecs import depayload, is_rtx
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
-from aiortc.rtcrtpreceiver import RTCRtpReceiver
+from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 
-from conferencing.rtp import RTP_HEADER, RetransmitHistory, RtpIn, vp8_starts_keyframe
+from conferencing.rtp import RTP_HEADER, RetransmitHistory, RtpIn, parse_rtp, vp8_starts_keyframe
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +140,12 @@ class ReceiverTap:
     """What the bridge sees of one incoming stream: packets or frames, counters, a keyframe request.
 
     In packet mode (the bridge's sources) every RTP packet goes on as an
-    ``RtpIn`` at once — no depayloading, no frame assembly, no jitter buffer.
+    ``RtpIn`` at once — no depayloading, no frame assembly, no jitter buffer;
+    media arrives through ``LeanIngress.data_received`` → ``forward``, and
+    only what the lean path leaves to aiortc comes through ``handle_rtp``.
+    RTX is ignored on both paths: the bridge sends no NACKs upstream (it never
+    did: aiortc's NACK generator lives in the handler this tap replaces), so
+    retransmissions only come unasked.
     In frame mode (endpoints in tests and the benchmark, which count and
     inspect whole frames) packets are assembled into ``EncodedFrame``s.
     """
@@ -194,8 +203,12 @@ class ReceiverTap:
             self.on_frame(frame)
 
     def _forward(self, packet, clock_rate: int) -> None:  # type: ignore[no-untyped-def]
-        seq = packet.sequence_number
-        expected = self._next_seq.get(packet.ssrc)
+        self.forward(packet.ssrc, packet.sequence_number, packet.timestamp, bool(packet.marker), packet.payload,
+                     clock_rate)
+
+    def forward(self, ssrc: int, seq: int, timestamp: int, marker: bool, payload: bytes, clock_rate: int) -> None:
+        """Packet mode: one packet on to the source as an ``RtpIn`` (gaps counted, late packets passed on)."""
+        expected = self._next_seq.get(ssrc)
         newest = True
         if expected is not None and seq != expected:
             gap = (seq - expected) & 0xFFFF
@@ -206,9 +219,8 @@ class ReceiverTap:
             else:
                 newest = False  # a late (reordered) packet: forwarded, the expectation stays
         if newest:
-            self._next_seq[packet.ssrc] = (seq + 1) & 0xFFFF
-        payload = packet.payload
-        self.on_frame(RtpIn(self.kind, seq, packet.timestamp, bool(packet.marker), payload, clock_rate,
+            self._next_seq[ssrc] = (seq + 1) & 0xFFFF
+        self.on_frame(RtpIn(self.kind, seq, timestamp, marker, payload, clock_rate,
                             self.kind != "video" or vp8_starts_keyframe(payload)))
 
 
@@ -223,7 +235,153 @@ def tap_receiver(receiver: RTCRtpReceiver, kind: str, on_frame: Callable) -> Rec
     packets = bool(getattr(getattr(on_frame, "__self__", None), "accepts_packets", False))
     tap = ReceiverTap(receiver, kind, on_frame, packets=packets)
     receiver._handle_rtp_packet = tap.handle_rtp  # type: ignore[method-assign]
+    if packets:
+        LeanIngress.of(receiver.transport).add(tap)
     return tap
+
+
+class _SeqView:
+    """The two fields aiortc's ``StreamStatistics.add`` reads, refilled per packet (no allocation)."""
+
+    __slots__ = ("sequence_number", "timestamp")
+
+    def __init__(self) -> None:
+        self.sequence_number = 0
+        self.timestamp = 0
+
+
+class LeanIngress:
+    """The lean receive path of one DTLS transport: SRTP datagram → libsrtp → header parse → ``ReceiverTap.forward``.
+
+    Hooked on the ICE connection's ``data_received`` (called synchronously
+    by the UDP protocol), so a media packet of a packet-mode tap never enters
+    aioice's queue, aiortc's receive task, ``RtpPacket.parse``, the RTP router
+    or the receiver's handler. It is unprotected on the DTLS transport's own
+    SRTP session (so aiortc's path and this one share one replay window) and
+    handed to the tap as plain fields. What stays aiortc's: DTLS, SRTCP (the
+    publisher's SRs, whose timestamps the RRs echo), packets before the
+    handshake or before the receiver knows its codecs, RTX and unknown payload
+    types (decided on the clear-text header, before unprotecting), and
+    whatever fails to parse. Receiver reports keep flowing: each packet feeds
+    the receiver's own ``StreamStatistics`` (aiortc's RTCP loop builds its RRs
+    from them — loss fraction, cumulative loss, highest sequence, jitter).
+    """
+
+    def __init__(self, dtls) -> None:  # type: ignore[no-untyped-def]
+        self.dtls = dtls
+        self.connection = dtls.transport._connection
+        self.taps: list[ReceiverTap] = []
+        self.routes: dict[int, tuple[ReceiverTap, int, dict]] = {}  # type: ignore[type-arg]
+        """payload type → (tap, clock rate, the receiver's per-SSRC statistics)."""
+        self.packets = 0
+        self.fallbacks = 0
+        self.errors = 0
+        self._session = None
+        self._unprotect: Callable[[bytes], bytes] | None = None
+        self._audio_level_id = 0
+        self._view = _SeqView()
+        self._original = self.connection.data_received
+        self.connection.data_received = self.data_received  # type: ignore[method-assign]
+
+    @classmethod
+    def of(cls, dtls) -> "LeanIngress":  # type: ignore[no-untyped-def]
+        ingress = getattr(dtls, "_wangnet_ingress", None)
+        if ingress is None:
+            ingress = cls(dtls)
+            dtls._wangnet_ingress = ingress
+        return ingress
+
+    def add(self, tap: ReceiverTap) -> None:
+        self.taps.append(tap)
+        self.routes.clear()
+
+    def _route(self, payload_type: int):  # type: ignore[no-untyped-def]
+        """Build the route of a payload type once the receiver knows its codecs (None: aiortc's way)."""
+        for tap in self.taps:
+            codec = getattr(tap.receiver, "_RTCRtpReceiver__codecs").get(payload_type)
+            if codec is not None and tap.receiver.transport is self.dtls:
+                if is_rtx(codec):
+                    return None
+                route = (tap, codec.clockRate, getattr(tap.receiver, "_RTCRtpReceiver__remote_streams"))
+                self.routes[payload_type] = route
+                return route
+        return None
+
+    def _session_ready(self) -> bool:
+        session = self.dtls._rx_srtp
+        if session is None:
+            return False
+        if session is not self._session:
+            self._session = session
+            self._unprotect = lean_unprotect(session)
+            ids = getattr(self.dtls._rtp_header_extensions_map, "_HeaderExtensionsMap__ids", None)
+            self._audio_level_id = getattr(ids, "audio_level", None) or 0
+        return True
+
+    def data_received(self, data: bytes, component: int) -> None:
+        if len(data) <= 12 or not (127 < data[0] < 192) or 191 < data[1] < 224 or not self._session_ready():
+            self._original(data, component)  # DTLS, SRTCP, too short, or no SRTP keys yet
+            return
+        second = data[1]
+        route = self.routes.get(second & 0x7F) or self._route(second & 0x7F)
+        if route is None:
+            self.fallbacks += 1
+            self._original(data, component)
+            return
+        connection = self.connection
+        connection._wangnet_last_rx = time.monotonic()  # the lenient consent loop's "media still arrives"
+        try:
+            plain = self._unprotect(data)  # type: ignore[misc]
+            ssrc, _, seq, timestamp, marker, payload, level = parse_rtp(plain, self._audio_level_id)
+        except Exception:  # a replayed or forged packet, or garbage: dropped, as aiortc does
+            self.errors += 1
+            return
+        tap, clock_rate, streams = route
+        self.packets += 1
+        stats = streams.get(ssrc)
+        if stats is None:
+            stats = streams[ssrc] = StreamStatistics(clock_rate)
+        view = self._view
+        view.sequence_number, view.timestamp = seq, timestamp
+        stats.add(view)
+        tap.packets += 1
+        tap.bytes += len(payload)
+        tap.ssrc = ssrc
+        if level >= 0:
+            tap.audio_level = 10 ** (-level / 20.0)
+        tap.forward(ssrc, seq, timestamp, marker, payload, clock_rate)
+
+
+def lean_unprotect(session) -> Callable[[bytes], bytes]:  # type: ignore[no-untyped-def]
+    """SRTP-unprotect one packet with one libsrtp call on the session's own buffer (``lean_protect``'s twin).
+
+    Raises ``pylibsrtp.Error`` on a replayed or unauthentic packet, ValueError
+    on an oversized one; another pylibsrtp falls back to its public call.
+    """
+    try:
+        from pylibsrtp import Error
+        from pylibsrtp._binding import ffi, lib
+
+        cdata, buffer, srtp = session._cdata, session._buffer, session._srtp[0]
+    except (ImportError, AttributeError):
+        log.warning("pylibsrtp internals changed: receiving with Session.unprotect (slower)")
+        return session.unprotect  # type: ignore[no-any-return]
+    length = ffi.new("int *")
+    limit = len(cdata)
+    unprotect, ok = lib.srtp_unprotect, lib.srtp_err_status_ok
+
+    def run(data: bytes) -> bytes:
+        size = len(data)
+        if size > limit:
+            raise ValueError(f"SRTP packet of {size} bytes is too long")
+        buffer[0:size] = data
+        length[0] = size
+        rc = unprotect(srtp, cdata, length)
+        if rc != ok:
+            raise Error(f"srtp_unprotect failed ({rc})")
+        return buffer[0:length[0]]
+
+    return run
 
 
 SRTP_AUTH_TAG = 10

@@ -219,3 +219,85 @@ class Packetizer:
             out.append(RtpIn(self.kind, self.seq, timestamp, i == last, payload, clock_rate, start, now, wall))
             self.seq = (self.seq + 1) & 0xFFFF
         return out
+
+
+AUDIO_LEVEL_NONE = -1
+"""``parse_rtp``'s audio level when the packet carries none."""
+
+
+def _extension_level(data: bytes, start: int, stop: int, profile: int, wanted: int) -> int:
+    """The ssrc-audio-level value (RFC 6464: 0..127 = -dBov) in one header extension block, or AUDIO_LEVEL_NONE.
+
+    One-byte elements (profile 0xBEDE, RFC 8285 §4.2) and two-byte ones
+    (0x100X, §4.3); a malformed element ends the search, it never raises —
+    the packet itself is still good media.
+    """
+    i = start
+    if profile == 0xBEDE:
+        while i < stop:
+            byte = data[i]
+            if byte == 0:  # padding
+                i += 1
+                continue
+            ident = byte >> 4
+            if ident == 15:  # reserved: stop parsing (RFC 8285)
+                break
+            size = (byte & 0x0F) + 1
+            if i + 1 + size > stop:
+                break
+            if ident == wanted:
+                return data[i + 1] & 0x7F
+            i += 1 + size
+    elif profile & 0xFFF0 == 0x1000:
+        while i < stop:
+            ident = data[i]
+            if ident == 0:
+                i += 1
+                continue
+            if i + 2 > stop:
+                break
+            size = data[i + 1]
+            if i + 2 + size > stop:
+                break
+            if ident == wanted and size >= 1:
+                return data[i + 2] & 0x7F
+            i += 2 + size
+    return AUDIO_LEVEL_NONE
+
+
+def parse_rtp(data: bytes, audio_level_id: int = 0) -> tuple[int, int, int, int, bool, bytes, int]:
+    """(ssrc, payload type, seq, timestamp, marker, payload, audio level) of one unprotected RTP packet.
+
+    Only what the forwarder needs, without an ``RtpPacket``: the fixed header,
+    the CSRC list and extension block skipped by their lengths, padding
+    stripped, and the ssrc-audio-level element read when ``audio_level_id``
+    (its negotiated extension id, 0 = none) is given — AUDIO_LEVEL_NONE when
+    absent. ValueError names what is malformed.
+    """
+    size = len(data)
+    if size < 12:
+        raise ValueError(f"RTP packet of {size} bytes is shorter than the 12-byte header")
+    first, second, seq, timestamp, ssrc = RTP_HEADER.unpack_from(data)
+    if first >> 6 != 2:
+        raise ValueError(f"RTP version {first >> 6}, not 2")
+    pos = 12 + 4 * (first & 0x0F)
+    level = AUDIO_LEVEL_NONE
+    if first & 0x10:
+        if pos + 4 > size:
+            raise ValueError("RTP header extension truncated")
+        profile = (data[pos] << 8) | data[pos + 1]
+        start = pos + 4
+        pos = start + 4 * ((data[pos + 2] << 8) | data[pos + 3])
+        if pos > size:
+            raise ValueError("RTP header extension longer than the packet")
+        if audio_level_id:
+            level = _extension_level(data, start, pos, profile, audio_level_id)
+    end = size
+    if first & 0x20:
+        padding = data[-1]
+        if padding == 0 or padding > size - pos:
+            raise ValueError(f"RTP padding of {padding} bytes does not fit the packet")
+        end = size - padding
+    if pos > end:
+        raise ValueError("RTP CSRC list longer than the packet")
+    return ssrc, second & 0x7F, seq, timestamp, bool(second & 0x80), data[pos:end], level

@@ -15,7 +15,8 @@ reason, only when the PostgreSQL binaries are missing.
 ``pytest --db=postgres`` (or ``WANGNET_TEST_DB=postgres``) makes the shared
 ``settings``/``store`` fixtures use a fresh PostgreSQL database per test (cloned
 from a template migrated once per session), and keeps only the tests that use
-the store: the second run of ``make test``.
+the store (``select_postgres_tests``, called from tests/conftest.py's collection
+hook): the second run of ``make test``.
 """
 from __future__ import annotations
 
@@ -285,7 +286,7 @@ def db_kind(config: pytest.Config) -> str:
     return config.getoption("--db") or os.environ.get("WANGNET_TEST_DB", "") or "sqlite"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def select_postgres_tests(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On ``--db=postgres`` keep the tests that use the database, and none that need the lab or a browser."""
     if db_kind(config) != "postgres":
         return

@@ -52,7 +52,7 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once the e2e tests are done, not at the end of the whole run
 def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     """``wangnet serve`` on a free loopback port with its own var dir and one user per role."""
     var = tmp_path_factory.mktemp("e2e-var")
@@ -69,6 +69,41 @@ def server(tmp_path_factory):  # type: ignore[no-untyped-def]
     try:
         _wait_for_port(port, proc, time.monotonic() + 60)
         yield {"url": f"http://127.0.0.1:{port}", "user": "noc1", "password": "e2e password 123", "log": var / "serve.log"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="package")
+def sim(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """One simulation for the e2e modules that watch it (live map, device traffic); each heals what it fails.
+    Package scope: it and ``live_server`` (polling it every 2 s) stop when the e2e tests are done."""
+    from tests.lab_fixtures import running_sim
+
+    with running_sim(tmp_path_factory) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="package")
+def live_server(sim):  # type: ignore[no-untyped-def]
+    """``wangnet serve`` polling the simulation every 2 s, sharing its var dir (one for the e2e tests)."""
+    env = {**os.environ, "WANGNET_VAR_DIR": str(sim.var_dir), "WANGNET_INVENTORY": str(PROJECT_ROOT / "inventory.yaml"),
+           "WANGNET_DEVICE_MODE": "sim", "WANGNET_COLLECTOR_INTERVAL": "2", "WANGNET_SIP_PORT": "0",
+           "WANGNET_METRICS_PORT": "0"}
+    wangnet = str(Path(sys.executable).with_name("wangnet"))
+    pw = sim.var_dir / "pw"
+    pw.write_text("live password 123\n")
+    subprocess.run([wangnet, "user", "add", "noc-live", "--role", "noc", "--password-file", str(pw)], env=env, check=True)
+    port = _free_port()
+    log = open(sim.var_dir / "serve.log", "wb")
+    proc = subprocess.Popen([wangnet, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(port, proc, time.monotonic() + 60)
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         try:

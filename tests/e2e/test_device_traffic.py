@@ -6,7 +6,6 @@ import time
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.test_live_map import live_server  # noqa: F401  (serve polling the simulation every 2 s)
 
 API = "/api/v1/devices/dalad-rt/interfaces/GE1-0-1/traffic?range=hour"
 

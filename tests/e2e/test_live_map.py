@@ -1,46 +1,13 @@
 """A network engineer watches the live 王 map while a failure is injected into the simulation."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, _free_port, _wait_for_port
-from wangnet.config import PROJECT_ROOT
+from tests.e2e.conftest import ARTIFACTS  # the session-wide `sim` and `live_server` are in tests/e2e/conftest.py
 
 UPLINK = "city-core-1--dalad-rt"
 DALAD_TOWNSHIPS = ["shulinzhao", "wangaizhao", "bainijing", "jigesitai", "zhaojun", "engebei", "zhonghexi",
                    "fengshuiliang", "zhandanzhao"]
-
-
-@pytest.fixture(scope="module")
-def live_server(sim):  # noqa: F811
-    """``wangnet serve`` polling the simulation every 2 s, sharing its var dir."""
-    env = {**os.environ, "WANGNET_VAR_DIR": str(sim.var_dir), "WANGNET_INVENTORY": str(PROJECT_ROOT / "inventory.yaml"),
-           "WANGNET_DEVICE_MODE": "sim", "WANGNET_COLLECTOR_INTERVAL": "2", "WANGNET_SIP_PORT": "0",
-           "WANGNET_METRICS_PORT": "0"}
-    wangnet = str(Path(sys.executable).with_name("wangnet"))
-    pw = sim.var_dir / "pw"
-    pw.write_text("live password 123\n")
-    subprocess.run([wangnet, "user", "add", "noc-live", "--role", "noc", "--password-file", str(pw)], env=env, check=True)
-    port = _free_port()
-    log = open(sim.var_dir / "serve.log", "wb")
-    proc = subprocess.Popen([wangnet, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_port(port, proc, time.monotonic() + 60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_failure_turns_the_link_red_and_shades_the_cut_off_townships(page, live_server, sim):  # noqa: F811

@@ -338,16 +338,21 @@ def test_trunk_between_bridge_processes_survives_a_killed_peer(tmp_path: Path) -
         wait(trunk_lost, "the trunk dalad>city reported lost", [city], timeout=60)
         if lost_seen:  # (not if the site's loss came first on a very slow machine: the trunk is then gone already)
             assert (_metric(lost_seen[0], "wangnet_conference_trunk_losses_total", "dalad", "city") or 0) >= 1
+        # frames already in flight or in the test's own decode queue may still land (more of them on a
+        # loaded machine): the claim is that the township's picture STOPS, checked over a second window
         dongsheng = count("thumb1", only_b) + count("main", only_b)
-        mains = count("main", only_a)
         wait_media(lambda: count("thumb1", only_b) + count("main", only_b) >= dongsheng + 30,
                    "dongsheng's picture after the kill")
-        assert count("main", only_a) <= mains + 5, "nothing arrives from the dead process"
+        mains = count("main", only_a)
+        dongsheng = count("thumb1", only_b) + count("main", only_b)
+        wait_media(lambda: count("thumb1", only_b) + count("main", only_b) >= dongsheng + 30,
+                   "dongsheng's picture still coming")
+        assert count("main", only_a) <= mains + 1, "nothing arrives from the dead process"
 
         # once its heartbeat is stale the township is marked lost (once), the trunk goes, the speaker too
         wait(lambda: presence().get("shulinzhao") == "lost", "the township marked lost", [city], timeout=120)
         wait(lambda: _metric(metrics(), "wangnet_conference_trunk_up", "dalad", "city") is None,
-              "the trunk dalad>city gone from the city's metrics", [city], timeout=60)
+              "the trunk dalad>city gone from the city's metrics", [city], timeout=120)
         wait(lambda: speaker() is None, "the lost township no longer the speaker", [city], timeout=60)
         assert losses() == 1
 

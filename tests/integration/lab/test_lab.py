@@ -11,6 +11,8 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from topology.analysis import impact_of_link
 from topology.graph import build_graph
 from tests.lab_fixtures import LabHandle, host_snapshot, snmp_cli_args
@@ -155,6 +157,7 @@ def test_dual_homed_banner_fails_over(lab: LabHandle) -> None:
         lab.heal()
 
 
+@pytest.mark.lab_down  # run after every other lab test (tests/lab_fixtures.py order_lab_tests)
 def test_down_leaves_the_host_as_it_was(lab: LabHandle) -> None:
     before = lab.before
     assert before is not None

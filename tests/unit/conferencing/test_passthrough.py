@@ -163,6 +163,53 @@ def test_forwards_vp8_and_opus_without_decoding(decoders: list[str]) -> None:
     assert decoders == [], f"a decoder was created on the forwarding path: {decoders}"
 
 
+def test_ingress_is_lean_and_receiver_reports_still_reach_the_publisher(decoders: list[str]) -> None:
+    """Media arrives through ``LeanIngress`` (libsrtp + byte parse), not aiortc's RtpPacket path; RRs still flow."""
+    from conferencing.passthrough import LeanIngress
+
+    async def scenario() -> None:
+        bridge = Bridge("c1", "city")
+        pub_pc, pub = await _publish(bridge, "banner")
+        got: dict[str, list] = {"video": [], "audio": []}
+        sub_pc, sub = await _subscribe(bridge, "township", got)
+        bridge.show(sub, main="banner", thumbs=(), audio=("banner",))
+        ingress = LeanIngress.of(pub.taps["video"].receiver.transport)
+        aiortc_path: list[int] = []
+        for tap in pub.taps.values():  # what still takes aiortc's path: counted, not changed
+            original = tap.handle_rtp
+
+            async def spy(packet, arrival_time_ms=0, _original=original):  # type: ignore[no-untyped-def]
+                aiortc_path.append(packet.sequence_number)
+                await _original(packet, arrival_time_ms)
+
+            tap.receiver._handle_rtp_packet = spy
+        try:
+            await _wait(lambda: len(got["video"]) >= 15 and len(got["audio"]) >= 25, "forwarded frames")
+
+            async def reported() -> set[str]:
+                stats = await pub_pc.getStats()
+                return {s.kind for s in stats.values() if s.type == "remote-inbound-rtp"}
+
+            deadline = time.monotonic() + 45
+            kinds: set[str] = set()
+            while kinds != {"audio", "video"} and time.monotonic() < deadline:
+                kinds = await reported()
+                await asyncio.sleep(0.2)
+            assert kinds == {"audio", "video"}, "the bridge's receiver reports must reach the publisher"
+            assert ingress.packets >= 40 and ingress.errors == 0  # at least the 15 + 25 forwarded
+            assert len(aiortc_path) < ingress.packets / 10, "media must not go through RtpPacket.parse"
+            audio = pub.taps["audio"]
+            assert audio.audio_level is not None and 0 < audio.audio_level <= 1, "the RFC 6464 level is read"
+            assert pub.taps["video"].packets > 0 and pub.taps["video"].ssrc is not None
+        finally:
+            await sub_pc.close()
+            await pub_pc.close()
+            await bridge.close()
+
+    asyncio.run(scenario())
+    assert decoders == []
+
+
 def test_switching_main_picks_new_source_at_a_keyframe(decoders: list[str]) -> None:
     async def scenario() -> None:
         bridge = Bridge("c1", "city")

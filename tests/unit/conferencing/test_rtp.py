@@ -157,3 +157,78 @@ def test_lean_protect_matches_pylibsrtp() -> None:
         assert protect(header, payload) == reference.protect(header + payload)
     with pytest.raises(ValueError):
         protect(rtp_header(96, False, 5, 0, 1), bytes(1500))
+
+
+# --- parse_rtp: the lean ingress's header parse, checked against aiortc's own serializer and by hand ---
+
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters  # noqa: E402
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket  # noqa: E402
+
+from conferencing.rtp import AUDIO_LEVEL_NONE, parse_rtp  # noqa: E402
+
+AUDIO_LEVEL_URI = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+
+
+def _extensions_map(level_id: int) -> HeaderExtensionsMap:
+    mapping = HeaderExtensionsMap()
+    mapping.configure(RTCRtpParameters(headerExtensions=[
+        RTCRtpHeaderExtensionParameters(id=level_id, uri=AUDIO_LEVEL_URI),
+        RTCRtpHeaderExtensionParameters(id=level_id % 14 + 1, uri=MID_URI),
+    ]))
+    return mapping
+
+
+@given(
+    ssrc=st.integers(0, 2**32 - 1), pt=st.integers(0, 127), seq=st.integers(0, 65535),
+    ts=st.integers(0, 2**32 - 1), marker=st.booleans(), payload=st.binary(max_size=64),
+    csrc=st.lists(st.integers(0, 2**32 - 1), max_size=15), padding=st.integers(0, 255),
+    level_id=st.integers(1, 14), level=st.one_of(st.none(), st.integers(0, 127)), mid=st.one_of(st.none(), st.text("ab0", min_size=1, max_size=3)),
+)
+def test_parse_rtp_agrees_with_aiortc(ssrc, pt, seq, ts, marker, payload, csrc, padding, level_id, level, mid) -> None:  # type: ignore[no-untyped-def]
+    mapping = _extensions_map(level_id)
+    packet = RtpPacket(payload_type=pt, marker=int(marker), sequence_number=seq, timestamp=ts, ssrc=ssrc,
+                       payload=payload)
+    packet.csrc = csrc
+    if level is not None:
+        packet.extensions.audio_level = (True, level)
+    packet.extensions.mid = mid
+    data = packet.serialize(mapping)
+    if padding:  # aiortc's serializer writes no padding: add it (P bit, then the count as the last byte)
+        data = bytes([data[0] | 0x20]) + data[1:] + bytes(padding - 1) + bytes([padding])
+    assert RtpPacket.parse(data, mapping).payload == payload  # the oracle agrees with itself
+    want_level = AUDIO_LEVEL_NONE if level is None else level
+    assert parse_rtp(data, level_id) == (ssrc, pt, seq, ts, marker, payload, want_level)
+    assert parse_rtp(data)[6] == AUDIO_LEVEL_NONE  # no negotiated id: the extension is skipped, not read
+
+
+def test_parse_rtp_reads_two_byte_extensions() -> None:
+    # profile 0x1000, one element id 3 of 1 byte (level 42, V set), then padding to a word
+    ext = struct.pack("!HH", 0x1000, 1) + bytes([3, 1, 0x80 | 42, 0])
+    data = bytes([0x90, 111]) + struct.pack("!HII", 7, 960, 0xABCDEF01) + ext + b"opus"
+    assert parse_rtp(data, 3) == (0xABCDEF01, 111, 7, 960, False, b"opus", 42)
+    assert parse_rtp(data, 4)[6] == AUDIO_LEVEL_NONE
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"\x80\x60\x00", "shorter than the 12-byte header"),
+    (b"\x40" + bytes(11), "version 1"),
+    (b"\x8f" + bytes(11) + bytes(8), "CSRC list longer"),
+    (b"\x90" + bytes(11) + b"\xbe\xde", "extension truncated"),
+    (b"\x90" + bytes(11) + b"\xbe\xde\x00\x05" + bytes(4), "extension longer than the packet"),
+    (b"\xa0" + bytes(11) + b"ab\x00", "padding of 0 bytes"),
+    (b"\xa0" + bytes(11) + b"ab\x09", "padding of 9 bytes"),
+])
+def test_parse_rtp_names_what_is_malformed(data: bytes, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_rtp(data, 1)
+
+
+@given(st.binary(max_size=80), st.integers(0, 14))
+def test_parse_rtp_never_fails_otherwise(data: bytes, level_id: int) -> None:
+    """Any datagram either parses (payload within the packet) or raises ValueError — never another error."""
+    try:
+        ssrc, pt, seq, ts, marker, payload, level = parse_rtp(data, level_id)
+    except ValueError:
+        return
+    assert len(payload) <= len(data) - 12 and -1 <= level <= 127 and 0 <= pt <= 127
