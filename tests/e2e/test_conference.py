@@ -24,6 +24,11 @@ from tests.e2e.conftest import ARTIFACTS, CHROMIUM_ARGS
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 PASSWORD = "e2e conference 77"
 CAMERAS = {"city": "red", "dalad": "green", "shulinzhao": "blue"}
+MICROPHONE_VOLUME = {"city": 0.5, "dalad": 0.01, "shulinzhao": 0.01}
+"""Linear amplitude of each site's fake microphone (a steady tone): the host speaks up, the sites murmur at
+-40 dBov, under the active-speaker floor (0.05), so the host stays the speaker however the loaded machine
+delays its packets; Chromium's own fake microphones beep alike and out of phase, and on a busy machine the
+host's beeps arriving late let a site win for a second (seen in CI)."""
 MEDIA_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
@@ -86,6 +91,21 @@ def cameras(tmp_path_factory) -> dict[str, Path]:  # type: ignore[no-untyped-def
 
 
 @pytest.fixture(scope="module")
+def microphones(tmp_path_factory) -> dict[str, Path]:  # type: ignore[no-untyped-def]
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.skip("ffmpeg not installed (needed to make the fake microphones)")
+    out = tmp_path_factory.mktemp("microphones")
+    files = {}
+    for site, volume in MICROPHONE_VOLUME.items():
+        path = out / f"{site}.wav"
+        subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", "sine=f=440:r=48000", "-t", "20",
+                        "-af", f"volume={volume}", "-ac", "1", "-y", str(path)], check=True)
+        files[site] = path
+    return files
+
+
+@pytest.fixture(scope="module")
 def accounts(server):  # type: ignore[no-untyped-def]
     var = Path(server["log"]).parent
     pw_file = var / "conf-pw"
@@ -104,11 +124,13 @@ def accounts(server):  # type: ignore[no-untyped-def]
 class Terminal:
     """One site's browser (its own Chromium process: the fake camera file is per process)."""
 
-    def __init__(self, playwright, chromium: str, camera: Path, site: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, playwright, chromium: str, camera: Path, site: str,  # type: ignore[no-untyped-def]
+                 microphone: Path | None = None) -> None:
         self.site = site
+        audio = [f"--use-file-for-fake-audio-capture={microphone}"] if microphone is not None else []
         self.browser = playwright.chromium.launch(
             executable_path=chromium, headless=True,
-            args=[*CHROMIUM_ARGS, *MEDIA_ARGS, f"--use-file-for-fake-video-capture={camera}"])
+            args=[*CHROMIUM_ARGS, *MEDIA_ARGS, f"--use-file-for-fake-video-capture={camera}", *audio])
         self.context = self.browser.new_context(viewport={"width": 1000, "height": 700}, locale="zh-CN")
         self.context.set_default_timeout(60_000)
         self.page = self.context.new_page()
@@ -178,13 +200,13 @@ class Terminal:
                 self.browser.close()
 
 
-def test_three_sites_through_the_cascade(server, chromium_path, cameras, accounts) -> None:  # type: ignore[no-untyped-def]
+def test_three_sites_through_the_cascade(server, chromium_path, cameras, microphones, accounts) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
     url = server["url"]
     with sync_playwright() as p:
-        ends = {site: Terminal(p, chromium_path, cameras[site], site) for site in CAMERAS}
+        ends = {site: Terminal(p, chromium_path, cameras[site], site, microphones[site]) for site in CAMERAS}
         try:
             for site, end in ends.items():
                 end.login(url, accounts[site])
@@ -213,8 +235,8 @@ def test_three_sites_through_the_cascade(server, chromium_path, cameras, account
             host.rising("thumbs")
             wait_until(lambda: {"green", "blue"} <= ({host.main_colour()} | host.thumb_colours()),
                        "the host sees dalad (green) and shulinzhao (blue)")
-            # the sites hear the speaker, the host (all fake microphones beep alike, so the host stays the
-            # speaker and hears nobody until it calls on a site): audio packets with energy
+            # the sites hear the speaker, the host (the sites' microphones are under the speaker floor, so the
+            # host stays the speaker and hears nobody until it calls on a site): audio packets with energy
             for site in ("dalad", "shulinzhao"):
                 wait_until(lambda e=ends[site]: e.audio()[0] > 50 and e.audio()[1] > 0, f"{site} hears audio")
             heard_before = {site: ends[site].audio()[0] for site in ("city", "dalad")}
