@@ -23,8 +23,6 @@ aiortc/aioice internals, hence the exact pin in pyproject.toml — does:
   read the counters the output copies into it. PLI/FIR go to the bridge
   (forwarded upstream, rate-limited); NACKs are answered from the output's
   history of sent packets, or become a keyframe request when gone.
-* ``PacketTrack``: a track yielding ``av.Packet`` for aiortc endpoints
-  (benchmark publishers) that send pre-encoded frames.
 * ``peer_connection`` / ``use_host_addresses``: no public STUN server, and
   host candidates on the configured addresses (aioice skips 127.0.0.1); a
   loopback-only bridge also ignores ICE checks from non-loopback sources.
@@ -34,7 +32,6 @@ aiortc/aioice internals, hence the exact pin in pyproject.toml — does:
 from __future__ import annotations
 
 import asyncio
-import fractions
 import logging
 import time
 from dataclasses import dataclass, field
@@ -44,7 +41,6 @@ import aioice.ice
 import aioice.stun
 import random
 import aiortc
-import av
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
 from aiortc.codecs import depayload, is_rtx
 from aiortc.mediastreams import MediaStreamError
@@ -636,49 +632,6 @@ def tap_sender(sender: RTCRtpSender, on_keyframe_request: Callable[[], None]) ->
     sender.send = send  # type: ignore[method-assign]
     sender._handle_rtcp_packet = handle_rtcp  # type: ignore[method-assign]
     return output
-
-
-class PacketTrack(MediaStreamTrack):
-    """A track that yields encoded ``av.Packet``s handed to it, so the sender packs instead of encoding."""
-
-    def __init__(self, kind: str, maxsize: int = 60) -> None:
-        super().__init__()
-        self.kind = kind
-        self.queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(maxsize)
-
-    def put(self, data: bytes, pts: int, clock_rate: int) -> bool:
-        """Queue one frame; False when the queue is full (the subscriber stalls)."""
-        if self.queue.full():
-            return False
-        packet = av.Packet(data)
-        packet.pts = pts
-        packet.time_base = fractions.Fraction(1, clock_rate)
-        self.queue.put_nowait(packet)
-        return True
-
-    def flush(self) -> int:
-        dropped = 0
-        while not self.queue.empty():
-            self.queue.get_nowait()
-            dropped += 1
-        return dropped
-
-    async def recv(self) -> av.Packet:  # type: ignore[override]
-        if self.readyState != "live":
-            raise MediaStreamError
-        packet = await self.queue.get()
-        if packet is None:
-            raise MediaStreamError
-        return packet
-
-    def stop(self) -> None:
-        if self.readyState == "live":
-            try:
-                self.queue.put_nowait(None)
-            except asyncio.QueueFull:
-                self.flush()
-                self.queue.put_nowait(None)
-        super().stop()
 
 
 def peer_connection() -> RTCPeerConnection:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fractions
 import multiprocessing
 import os
 import platform
@@ -36,11 +37,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import av  # noqa: E402
-from aiortc import RTCSessionDescription  # noqa: E402
+from aiortc import MediaStreamTrack, RTCSessionDescription  # noqa: E402
+from aiortc.mediastreams import MediaStreamError  # noqa: E402
 
 from conferencing.passthrough import (  # noqa: E402
     SRTP_AUTH_TAG,
-    PacketTrack,
     peer_connection,
     tap_receiver,
     tap_rtp_bytes,
@@ -50,6 +51,51 @@ from conferencing.passthrough import (  # noqa: E402
 MEDIASOUP_CONSUMERS_PER_CORE = 500
 TARGET_STREAMS_PER_CORE = 300
 FRAME_INTERVAL_MS = 1000 / 30
+
+
+# ---------------------------------------------------------------- endpoints
+
+class PacketTrack(MediaStreamTrack):
+    """A benchmark publisher's track: it yields encoded ``av.Packet``s handed to it, so the sender packs instead of encoding."""
+
+    def __init__(self, kind: str, maxsize: int = 60) -> None:
+        super().__init__()
+        self.kind = kind
+        self.queue: asyncio.Queue[av.Packet | None] = asyncio.Queue(maxsize)
+
+    def put(self, data: bytes, pts: int, clock_rate: int) -> bool:
+        """Queue one frame; False when the queue is full (the subscriber stalls)."""
+        if self.queue.full():
+            return False
+        packet = av.Packet(data)
+        packet.pts = pts
+        packet.time_base = fractions.Fraction(1, clock_rate)
+        self.queue.put_nowait(packet)
+        return True
+
+    def flush(self) -> int:
+        dropped = 0
+        while not self.queue.empty():
+            self.queue.get_nowait()
+            dropped += 1
+        return dropped
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]
+        if self.readyState != "live":
+            raise MediaStreamError
+        packet = await self.queue.get()
+        if packet is None:
+            raise MediaStreamError
+        return packet
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            try:
+                self.queue.put_nowait(None)
+            except asyncio.QueueFull:
+                self.flush()
+                self.queue.put_nowait(None)
+        super().stop()
 
 
 # ---------------------------------------------------------------- media clips
