@@ -172,17 +172,27 @@ def test_link_down_trap_raises_the_link_alert_at_once(agents, store):
         await receiver.start()
         await service.start()
         try:
+            first_deadline = time.monotonic() + 60
             while service.cycles < 1:
+                assert time.monotonic() < first_deadline, "the collector's first cycle did not finish within 60 s"
                 await asyncio.sleep(0.05)
             os.kill(procs["dalad-rt"].pid, signal.SIGSTOP)
             os.kill(procs["shulinzhao-rt"].pid, signal.SIGSTOP)
             sent = time.monotonic()
-            await asyncio.to_thread(
-                subprocess.run,
-                ["snmptrap", "-v2c", "-c", "trap-c", f"127.0.0.1:{receiver.port}", "", "1.3.6.1.6.3.1.1.5.3",
-                 "1.3.6.1.2.1.2.2.1.1.1", "i", "1", "1.3.6.1.2.1.31.1.1.1.1.1", "s", "Gi1-1"],
-                check=True, capture_output=True,
+            # a subprocess of the loop with a deadline, not a thread: a stuck snmptrap fails here, named, and
+            # is killed (once it hung the test until pytest-timeout with nothing saying where)
+            trap = await asyncio.create_subprocess_exec(
+                "snmptrap", "-v2c", "-c", "trap-c", f"127.0.0.1:{receiver.port}", "", "1.3.6.1.6.3.1.1.5.3",
+                "1.3.6.1.2.1.2.2.1.1.1", "i", "1", "1.3.6.1.2.1.31.1.1.1.1.1", "s", "Gi1-1",
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             )
+            try:
+                out, err = await asyncio.wait_for(trap.communicate(), 30)
+            except asyncio.TimeoutError:
+                trap.kill()
+                await trap.wait()
+                raise AssertionError("snmptrap did not finish within 30 s") from None
+            assert trap.returncode == 0, f"snmptrap failed ({trap.returncode}): {err.decode(errors='replace')}"
             deadline = sent + 60
             while time.monotonic() < deadline:
                 with store.session() as s:
