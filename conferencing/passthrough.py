@@ -41,7 +41,7 @@ import aioice.ice
 import aioice.stun
 import random
 import aiortc
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection
+from aiortc import MediaStreamTrack, RTCBundlePolicy, RTCConfiguration, RTCPeerConnection
 from aiortc.codecs import depayload, is_rtx
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcdtlstransport import State as DtlsState
@@ -49,6 +49,7 @@ from aiortc.rtp import RTCP_PSFB_FIR, RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPa
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 from aiortc.rtcrtpsender import RTCRtpSender
 
+from conferencing.h264 import annexb_is_keyframe, h264_starts_keyframe
 from conferencing.rtp import RTP_HEADER, RetransmitHistory, RtpIn, parse_rtp, vp8_starts_keyframe
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,6 @@ PINNED_AIORTC = "1.16.0"
 if aiortc.__version__ != PINNED_AIORTC:  # the hooks below reach into this exact version
     raise ImportError(f"conferencing.passthrough needs aiortc {PINNED_AIORTC}, found {aiortc.__version__}")
 
-VIDEO_CODEC = "video/VP8"
 AUDIO_CODEC = "audio/opus"
 MAX_FRAME_BYTES = 2_000_000
 """A video frame larger than this is garbage (a lost marker bit): dropped rather than buffered forever."""
@@ -81,6 +81,12 @@ def vp8_is_keyframe(frame: bytes) -> bool:
     return len(frame) >= 3 and not (frame[0] & 0x01)
 
 
+FRAME_IS_KEYFRAME: dict[str, Callable[[bytes], bool]] = {"VP8": vp8_is_keyframe, "H264": annexb_is_keyframe}
+"""Per video codec: does a whole (depayloaded) frame start a picture a decoder can begin with."""
+PACKET_STARTS_KEYFRAME: dict[str, Callable[[bytes], bool]] = {"VP8": vp8_starts_keyframe, "H264": h264_starts_keyframe}
+"""Per video codec: may this RTP payload start a subscriber's stream (a switch waits for one)."""
+
+
 @dataclass
 class FrameAssembler:
     """Packets (already depayloaded) in, complete frames out, emitted on the marker bit.
@@ -99,6 +105,7 @@ class FrameAssembler:
     _broken: bool = False
     _need_keyframe: bool = True
     lost: int = 0
+    is_keyframe: Callable[[bytes], bool] = vp8_is_keyframe
 
     def add(self, seq: int, timestamp: int, marker: bool, data: bytes) -> tuple[EncodedFrame | None, bool]:
         """Returns (frame or None, loss_detected)."""
@@ -125,7 +132,7 @@ class FrameAssembler:
         if broken or not parts:
             return None, loss
         payload = b"".join(parts)
-        keyframe = vp8_is_keyframe(payload)
+        keyframe = self.is_keyframe(payload)
         if self._need_keyframe and not keyframe:
             return None, loss
         self._need_keyframe = False
@@ -146,9 +153,13 @@ class ReceiverTap:
     inspect whole frames) packets are assembled into ``EncodedFrame``s.
     """
 
-    def __init__(self, receiver: RTCRtpReceiver, kind: str, on_frame: Callable, packets: bool = False) -> None:  # type: ignore[type-arg]
+    def __init__(self, receiver: RTCRtpReceiver, kind: str, on_frame: Callable, packets: bool = False,  # type: ignore[type-arg]
+                 codec: str = "VP8") -> None:
         self.receiver = receiver
         self.kind = kind
+        self.codec = codec
+        """The one video codec negotiated on this m-line (the bridge keeps one per publisher and trunk)."""
+        self.starts_keyframe = PACKET_STARTS_KEYFRAME.get(codec, vp8_starts_keyframe)
         self.on_frame = on_frame
         self.packet_mode = packets
         self.ssrc: int | None = None
@@ -156,7 +167,8 @@ class ReceiverTap:
         self.bytes = 0
         self.audio_level: float | None = None
         """0..1 from the RTP ssrc-audio-level extension (RFC 6464), None until heard."""
-        self._assemblers: dict[int, FrameAssembler] = {}
+        self._assemblers: dict[tuple[int, int], FrameAssembler] = {}
+        """Frame mode: per SSRC and payload type (a bridge slot switching sources may switch codecs)."""
         self._next_seq: dict[int, int] = {}
         self._lost = 0
         self.on_loss: Callable[[], None] | None = None
@@ -185,9 +197,10 @@ class ReceiverTap:
         if self.packet_mode:
             self._forward(packet, codec.clockRate)
             return
-        assembler = self._assemblers.get(packet.ssrc)
+        assembler = self._assemblers.get((packet.ssrc, packet.payload_type))
         if assembler is None:
-            assembler = self._assemblers[packet.ssrc] = FrameAssembler(self.kind, codec.clockRate)
+            assembler = self._assemblers[(packet.ssrc, packet.payload_type)] = FrameAssembler(
+                self.kind, codec.clockRate, is_keyframe=FRAME_IS_KEYFRAME.get(codec.name, vp8_is_keyframe))
         try:
             data = depayload(codec, packet.payload) if packet.payload else b""
         except ValueError:
@@ -217,19 +230,22 @@ class ReceiverTap:
         if newest:
             self._next_seq[ssrc] = (seq + 1) & 0xFFFF
         self.on_frame(RtpIn(self.kind, seq, timestamp, marker, payload, clock_rate,
-                            self.kind != "video" or vp8_starts_keyframe(payload)))
+                            self.kind != "video" or self.starts_keyframe(payload)))
 
 
-def tap_receiver(receiver: RTCRtpReceiver, kind: str, on_frame: Callable) -> ReceiverTap:  # type: ignore[type-arg]
+def tap_receiver(receiver: RTCRtpReceiver, kind: str, on_frame: Callable,  # type: ignore[type-arg]
+                 codec: str = "VP8") -> ReceiverTap:
     """Divert one receiver's RTP before any packet arrives (call right after setRemoteDescription).
 
     ``on_frame`` gets whole ``EncodedFrame``s — unless it is a method of an
     object that declares ``accepts_packets = True`` (the bridge's ``Source``,
     fed by a publisher or a trunk), which then gets every ``RtpIn`` packet as
-    it arrives: the forwarding path never assembles frames.
+    it arrives: the forwarding path never assembles frames. ``codec``: the
+    video codec negotiated on the m-line (``negotiated_codecs``), which says
+    how a packet starting a keyframe looks.
     """
     packets = bool(getattr(getattr(on_frame, "__self__", None), "accepts_packets", False))
-    tap = ReceiverTap(receiver, kind, on_frame, packets=packets)
+    tap = ReceiverTap(receiver, kind, on_frame, packets=packets, codec=codec)
     receiver._handle_rtp_packet = tap.handle_rtp  # type: ignore[method-assign]
     if packets:
         LeanIngress.of(receiver.transport).add(tap)
@@ -492,6 +508,8 @@ class RtpOutput:
         self.kind = sender.kind
         self.ssrc: int = sender._ssrc
         self.payload_type: int | None = None
+        self.codecs: list[tuple[int, str, dict]] = []  # type: ignore[type-arg]
+        """(payload type, codec name, fmtp) of every format negotiated on this m-line, RTX left out."""
         self.history = RetransmitHistory() if self.kind == "video" else None
         self.packets = 0
         self.octets = 0
@@ -508,9 +526,14 @@ class RtpOutput:
         self._pair = None
         self._nominated: dict | None = None  # type: ignore[type-arg]
 
-    def configure(self, payload_type: int) -> None:
-        """The payload type the subscriber negotiated for this m-line (known at setLocalDescription)."""
+    def configure(self, payload_type: int, codecs: Sequence[tuple[int, str, dict]] = ()) -> None:  # type: ignore[type-arg]
+        """The payload type the subscriber negotiated for this m-line (known at setLocalDescription).
+
+        ``codecs``: all its formats; the bridge switches ``payload_type`` to the
+        one matching the codec of the source a slot starts sending.
+        """
         self.payload_type = payload_type
+        self.codecs = list(codecs)
 
     def ready(self) -> bool:
         """Negotiated and DTLS-connected: packets sent now reach the subscriber."""
@@ -617,7 +640,7 @@ def tap_sender(sender: RTCRtpSender, on_keyframe_request: Callable[[], None]) ->
 
     async def send(parameters) -> None:  # type: ignore[no-untyped-def]
         if parameters.codecs:
-            output.configure(parameters.codecs[0].payloadType)
+            output.configure(parameters.codecs[0].payloadType, _formats(parameters.codecs))
         await original_send(parameters)
 
     async def handle_rtcp(packet) -> None:  # type: ignore[no-untyped-def]
@@ -634,16 +657,39 @@ def tap_sender(sender: RTCRtpSender, on_keyframe_request: Callable[[], None]) ->
     return output
 
 
+def _formats(codecs) -> list[tuple[int, str, dict]]:  # type: ignore[no-untyped-def,type-arg]
+    """(payload type, name, fmtp) of aiortc's codec parameters, RTX left out."""
+    return [(c.payloadType, c.name, dict(c.parameters)) for c in codecs if not is_rtx(c)]
+
+
+def negotiated_codecs(transceiver) -> list[tuple[int, str, dict]]:  # type: ignore[no-untyped-def,type-arg]
+    """The formats setRemoteDescription agreed on for this transceiver (aiortc keeps them private)."""
+    return _formats(getattr(transceiver, "_codecs", []) or [])
+
+
 def peer_connection() -> RTCPeerConnection:
-    """A peer connection that never asks a public STUN server (aiortc's default asks Google's)."""
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    """A peer connection that never asks a public STUN server (aiortc's default asks Google's), on max-bundle.
+
+    Max-bundle because aiortc 1.16's default (balanced) leaves the second
+    m-line of a kind on a dead transport: it gives it the first one's
+    transport at creation, marks it bundled, and so never moves it onto the
+    BUNDLE group's transport — a subscriber's second audio stream (the host
+    beside the speaker) was never sent. Browsers and aiortc offer BUNDLE.
+    """
+    return RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
 
 
-def pin_codecs(transceiver) -> None:  # type: ignore[no-untyped-def]
-    """Offer only the bridge's codec for this transceiver (VP8 / Opus): trunks then never need a transcode."""
-    wanted = VIDEO_CODEC if transceiver.kind == "video" else AUDIO_CODEC
-    caps = RTCRtpSender.getCapabilities(transceiver.kind)
-    transceiver.setCodecPreferences([c for c in caps.codecs if c.mimeType.lower() == wanted.lower()])
+def pin_codecs(transceiver, video: str = "VP8", profile: Callable[[dict], bool] | None = None) -> None:  # type: ignore[no-untyped-def,type-arg]
+    """Offer only one codec for this transceiver (``video`` / Opus): a trunk carries its source's codec as is.
+
+    ``profile``: for H264, which of aiortc's formats (by fmtp) to offer — the
+    one matching the source's profile — else all of that codec's.
+    """
+    wanted = f"video/{video}" if transceiver.kind == "video" else AUDIO_CODEC
+    caps = [c for c in RTCRtpSender.getCapabilities(transceiver.kind).codecs if c.mimeType.lower() == wanted.lower()]
+    if profile is not None and transceiver.kind == "video":
+        caps = [c for c in caps if profile(dict(c.parameters))] or caps
+    transceiver.setCodecPreferences(caps)
 
 
 _original_host_addresses = aioice.ice.get_host_addresses

@@ -186,6 +186,10 @@ async def _bridge_main(conn) -> None:  # type: ignore[no-untyped-def]
             elif cmd == "sent":  # packets the bridge sent to subscribers (not trunks), all conferences
                 result = sum(slot.track.output.packets for conf in media.conferences.values()
                              for res in conf.resources.values() for slot in res.slots if slot.track.output is not None)
+            elif cmd == "slots":  # what each subscriber slot is bound to and has sent (diagnostics)
+                result = [(res.site, slot.name, slot.source.site if slot.source else None, slot._live,
+                           slot.track.output.packets if slot.track.output else 0)
+                          for conf in media.conferences.values() for res in conf.resources.values() for slot in res.slots]
             elif cmd == "snapshot":
                 result = media.snapshot(args[0])
             elif cmd == "open_flat":  # one bridge, synthetic sites
@@ -321,6 +325,24 @@ class Receiver:
             tap_rtp_bytes(self.pc, self.on_rtp)
 
 
+async def wait_live(bridge: BridgeClient, timeout: float = 60.0) -> None:
+    """Until every subscriber slot bound to a source is sending.
+
+    The clip is pre-encoded, so its publisher cannot answer a keyframe request:
+    a slot whose subscriber or trunk connected after a keyframe waits for the
+    clip's next one (every 4 s). A browser answers at once; measuring before
+    then counted seconds in which most slots sent no video at all.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        idle = [f"{site}/{name}" for site, name, src, live, _ in await bridge.call("slots") if src is not None and not live]
+        if not idle:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(idle)} slots never started: {idle[:5]}")
+        await asyncio.sleep(0.2)
+
+
 async def wait_frames(receivers: list[Receiver], n: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while any(r.frames < n for r in receivers):
@@ -330,6 +352,8 @@ async def wait_frames(receivers: list[Receiver], n: int, timeout: float = 60.0) 
         await asyncio.sleep(0.1)
 
 
+GENERATOR_CPU: dict[str, float] = {}
+"""Per scenario: CPU of this process (the synthetic publishers and subscribers); near 1 core it starves them."""
 SYSTEM_SHARE: dict[str, float] = {}
 """Per scenario: the part of the bridge's CPU spent in the kernel (on loopback that includes delivering each
 datagram into the receiving endpoint's socket, which a NIC would take off the bridge's hands)."""
@@ -337,12 +361,13 @@ datagram into the receiving endpoint's socket, which a NIC would take off the br
 
 async def cpu_over(bridge: BridgeClient, seconds: float, label: str = "") -> float:
     """CPU seconds (user + system) per wall second of the bridge process."""
-    (u0, s0), t0 = await bridge.call("cpu"), time.monotonic()
+    (u0, s0), t0, own0 = await bridge.call("cpu"), time.monotonic(), os.times()
     await asyncio.sleep(seconds)
-    (u1, s1), t1 = await bridge.call("cpu"), time.monotonic()
+    (u1, s1), t1, own1 = await bridge.call("cpu"), time.monotonic(), os.times()
     total = (u1 - u0) + (s1 - s0)
     if label:
         SYSTEM_SHARE[label] = (s1 - s0) / total if total > 0 else 0.0
+        GENERATOR_CPU[label] = (own1.user - own0.user + own1.system - own0.system) / (t1 - t0)
     return total / (t1 - t0)
 
 
@@ -455,6 +480,11 @@ async def delays(bridge: BridgeClient, clips, seconds: float) -> dict[str, float
     return result
 
 
+def published(pcs) -> int:  # type: ignore[no-untyped-def]
+    """RTP packets the benchmark's publishers have sent (aiortc's sender counter, read by its SRs)."""
+    return sum(getattr(t.sender, "_RTCRtpSender__packet_count") for pc in pcs for t in pc.getTransceivers())
+
+
 async def conference59(bridge: BridgeClient, clips, seconds: float) -> tuple[float, int]:
     from topology import load_inventory
 
@@ -487,22 +517,39 @@ async def conference59(bridge: BridgeClient, clips, seconds: float) -> tuple[flo
     for s in senders:
         s.start()
     await wait_frames(receivers, 30, timeout=240)
+    await wait_live(bridge, timeout=120)
     await asyncio.sleep(1.0)
     before = sum(r.frames for r in receivers)
     each_before = [r.packets for r in receivers]
     packets_before, sent_before = sum(r.packets for r in receivers), await bridge.call("sent")
+    published_before = published(pubs)
+    slots_before = {(site, name): n for site, name, _, _, n in await bridge.call("slots")}
     t0 = time.monotonic()
     cpu = await cpu_over(bridge, seconds, "c59")
     rate = (sum(r.frames for r in receivers) - before) / (time.monotonic() - t0)
     sent = await bridge.call("sent") - sent_before
+    pub_rate = (published(pubs) - published_before) / seconds
     received = sum(r.packets for r in receivers) - packets_before
     each = sorted((r.packets - b) / seconds for r, b in zip(receivers, each_before))
     snap = await bridge.call("snapshot", cid)
+    slots = await bridge.call("slots")
+    by_name: dict[str, list[float]] = {}
+    for site, name, src, _, n in slots:
+        if src is not None:
+            by_name.setdefault(name, []).append((n - slots_before.get((site, name), 0)) / seconds)
+    print("  packets/s per slot: " + ", ".join(f"{name} min {min(v):.0f} median {statistics.median(v):.0f} max {max(v):.0f}"
+                                              for name, v in sorted(by_name.items())), flush=True)
+    bound = [s for s in slots if s[2] is not None]
+    idle = [f"{site}/{name}" for site, name, _, live, _ in bound if not live]
+    print(f"  subscriber slots bound to a source: {len(bound)} of {len(slots)}; not sending: {len(idle)}"
+          + (f" ({', '.join(idle[:4])}…)" if idle else ""), flush=True)
     print(f"  publishers into the bridge: {host} {snap['sites'][host]['kbps_in']:.0f} kbit/s, "
           f"{speaker} {snap['sites'][speaker]['kbps_in']:.0f} kbit/s (nominal {sum(len(d) for d, _ in video) * 8 / 1000 / clip_s + 32:.0f})", flush=True)
+    print(f"  the publishers sent {pub_rate:.0f} packets/s (video and audio of both)", flush=True)
     print(f"  packets/s per site: min {each[0]:.0f}, median {each[len(each) // 2]:.0f}, max {each[-1]:.0f}", flush=True)
     print(f"  the bridge sent {sent / seconds:.0f} packets/s to the sites, which took {received / seconds:.0f}/s "
-          f"({100 * received / max(sent, 1):.0f}%); kernel share of the bridge CPU {100 * SYSTEM_SHARE['c59']:.0f}%", flush=True)
+          f"({100 * received / max(sent, 1):.0f}%); kernel share of the bridge CPU {100 * SYSTEM_SHARE['c59']:.0f}%; "
+          f"the endpoints' process used {GENERATOR_CPU['c59']:.2f} core", flush=True)
     nominal = sum(30 * (1 + len(v[1])) + 50 * len(v[2]) for v in views.values())
     share = rate / nominal
     print(f"  delivered {rate:.0f} frames/s to the {len(sites)} sites = {100 * share:.0f}% of nominal "

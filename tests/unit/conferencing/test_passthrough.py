@@ -316,3 +316,38 @@ def test_a_closed_subscriber_never_stops_the_others(decoders: list[str]) -> None
 
     asyncio.run(scenario())
     assert decoders == []
+
+
+def test_every_audio_m_line_of_a_subscriber_is_sent(decoders: list[str]) -> None:
+    """A subscriber hearing two sites (speaker and host) gets both audio streams, all m-lines on one transport.
+
+    aiortc's default bundle policy left the second m-line of a kind on a
+    transport that BUNDLE then discarded: the second audio was never sent.
+    """
+
+    async def scenario() -> None:
+        bridge = Bridge("c1", "city")
+        a_pc, _ = await _publish(bridge, "a")
+        b_pc, _ = await _publish(bridge, "b")
+        pc = peer_connection()
+        heard: list[list] = [[], []]
+        for kind, sink in (("video", []), ("audio", heard[0]), ("audio", heard[1])):
+            t = pc.addTransceiver(kind, direction="recvonly")
+            tap_receiver(t.receiver, kind, sink.append)
+        await pc.setLocalDescription(await pc.createOffer())
+        sub, answer = await bridge.add_subscriber("viewer", pc.localDescription.sdp, lambda r, s: None)
+        await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+        bridge.show(sub, main="a", thumbs=(), audio=("a", "b"))
+        try:
+            assert len({t.sender.transport for t in sub.pc.getTransceivers()}) == 1, "one bundled transport"
+            await _wait(lambda: len(heard[0]) >= 25 and len(heard[1]) >= 25, "both audio streams")
+            first, second = sub.audio_slots()
+            assert first.source is bridge.source("a", "audio") and second.source is bridge.source("b", "audio")
+            assert first.track.output.packets > 0 and second.track.output.packets > 0  # type: ignore[union-attr]
+        finally:
+            for p in (pc, a_pc, b_pc):
+                await p.close()
+            await bridge.close()
+
+    asyncio.run(scenario())
+    assert decoders == []
