@@ -26,16 +26,20 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from conferencing import sdp as sdpmod
+from conferencing.h264 import h264_depayload
 from conferencing.passthrough import (
+    FRAME_IS_KEYFRAME,
     EncodedFrame,
     ForwardTrack,
     FrameAssembler,
     ReceiverTap,
     RtpOutput,
     host_addresses_are_loopback,
+    negotiated_codecs,
     peer_connection,
     tap_receiver,
     tap_sender,
+    vp8_is_keyframe,
 )
 from conferencing.rtp import Packetizer, RtpIn, RtpMapper, vp8_depayload
 
@@ -46,7 +50,10 @@ log = logging.getLogger(__name__)
 
 KEYFRAME_MIN_INTERVAL = 0.5
 """Seconds between keyframe requests sent upstream for one source: a burst of joins costs one keyframe."""
-BRIDGE_CODECS = {"video": "VP8", "audio": "opus"}
+BRIDGE_CODECS: dict[str, tuple[str, ...]] = {"video": ("VP8", "H264"), "audio": ("opus",)}
+"""What the bridge forwards, in the order it prefers for a publisher offering several (browsers offer both)."""
+DEPAYLOAD: dict[str, Callable[[bytes], bytes]] = {"VP8": vp8_depayload, "H264": h264_depayload}
+"""Per video codec: RTP payload → bitstream bytes, for the frame sinks (the low tier) only."""
 LOW_KBPS = 250
 """Default rate of the low tier; ConferenceMedia sets the plan's ``low_kbps``."""
 _ids = itertools.count(1)
@@ -122,14 +129,21 @@ class Source:
         self._deferred: asyncio.TimerHandle | None = None
         self._packetizer = Packetizer(kind, random.getrandbits(16))
         self._assembler: FrameAssembler | None = None
+        self.codec: str | None = "opus" if kind == "audio" else None
+        """The codec the publisher (or trunk) behind this source negotiated; None until one attaches."""
+        self.codec_params: dict[str, object] = {}
+        """Its fmtp (H264: profile-level-id, packetization-mode), to pin subscribers to the same format."""
 
-    def attach(self, tap: ReceiverTap | None, upstream: Callable[[], None] | None) -> None:
-        """A (new) publisher or trunk now feeds this source: a new timeline generation."""
+    def attach(self, tap: ReceiverTap | None, upstream: Callable[[], None] | None,
+               codec: str | None = None, params: dict[str, object] | None = None) -> None:
+        """A (new) publisher or trunk now feeds this source: a new timeline generation, maybe a new codec."""
         self.generation += 1
         self.key = (id(self), self.generation)
         self.tap = tap
         self.upstream = upstream
         self._assembler = None
+        if codec is not None:
+            self.codec, self.codec_params = codec, dict(params or {})
         for sink in tuple(self.sinks) + tuple(self.frame_sinks):
             sink.resync()
 
@@ -156,10 +170,12 @@ class Source:
             sink.deliver(self, packet)
 
     def _assemble(self, packet: RtpIn) -> None:
+        codec = self.codec or "VP8"
         if self._assembler is None:
-            self._assembler = FrameAssembler(self.kind, packet.clock_rate)
+            self._assembler = FrameAssembler(self.kind, packet.clock_rate,
+                                             is_keyframe=FRAME_IS_KEYFRAME.get(codec, vp8_is_keyframe))
         try:
-            data = vp8_depayload(packet.payload) if self.kind == "video" else packet.payload
+            data = DEPAYLOAD.get(codec, vp8_depayload)(packet.payload) if self.kind == "video" else packet.payload
         except ValueError:
             return
         frame, _ = self._assembler.add(packet.seq, packet.timestamp, packet.marker, data)
@@ -211,6 +227,14 @@ class Slot:
         self._live = False
         """Sending: the output is connected and (video) a keyframe has started the stream."""
         self._dropped_seen = 0
+        self.formats: list[tuple[int, str, dict]] = []  # type: ignore[type-arg]
+        """What the peer negotiated on this m-line: (payload type, codec, fmtp); the slot sends each source in its own."""
+        self.on_mismatch: Callable[[Slot, Source], None] | None = None
+        """Called once per source generation whose codec the peer cannot take (the bridge then reroutes)."""
+        self.mismatches = 0
+        self._mismatched: object = None
+        self.showing: tuple[str, bool] | None = None
+        """(site, low) this subscriber slot was asked to show, so it can be rerouted when the codec changes."""
 
     def bind(self, source: Source | None) -> None:
         if source is self.source:
@@ -259,10 +283,38 @@ class Slot:
             self._output = output
             if self.kind == "video":
                 source.request_keyframe()
-        if self.kind == "video" and not packet.keyframe_start:
-            return False
+        if self.kind == "video":
+            if not packet.keyframe_start:
+                return False
+            if not self._use_codec_of(source):
+                return False
         self._live = True
         self.waiting_keyframe = False
+        return True
+
+    def accepts(self, source: Source) -> bool:
+        """Can the peer of this slot take the source's codec as is (True while either is not known yet)?"""
+        formats = self.formats or (self._output.codecs if self._output is not None else [])
+        if not formats or source.codec is None:
+            return True
+        return sdpmod.choose_payload_type(formats, source.codec, source.codec_params) is not None
+
+    def _use_codec_of(self, source: Source) -> bool:
+        """Going live on a source: send with the payload type the peer negotiated for its codec (once per start)."""
+        output = self._output
+        formats = output.codecs or self.formats  # type: ignore[union-attr]
+        if source.codec is None or not formats:
+            return True  # a frame-fed source (low tier: VP8) or an output configured the old way
+        pt = sdpmod.choose_payload_type(formats, source.codec, source.codec_params)
+        if pt is None:
+            if self._mismatched != source.key:
+                self._mismatched = source.key
+                self.mismatches += 1
+                log.info("%s slot %s: the peer cannot take %s from %s", self.kind, self.name, source.codec, source.site)
+                if self.on_mismatch is not None:
+                    self.on_mismatch(self, source)
+            return False
+        output.payload_type = pt  # type: ignore[union-attr]
         return True
 
     def close(self) -> None:
@@ -300,11 +352,16 @@ def new_resource_id() -> str:
     return f"r{next(_ids)}{secrets.token_hex(6)}"
 
 
-async def answer_offer(pc: RTCPeerConnection, offer_sdp: str) -> list[str]:
-    """setRemoteDescription after the bridge's checks; returns the m-line kinds in order."""
+async def answer_offer(pc: RTCPeerConnection, offer_sdp: str, one: bool = True) -> list[str]:
+    """setRemoteDescription after the bridge's checks; returns the m-line kinds in order.
+
+    ``one``: a publisher or trunk is cut to one codec per m-line (VP8 when it
+    offers VP8, else H264); a subscriber (``one=False``) keeps every codec the
+    bridge forwards, so each of its slots can carry its source's codec as is.
+    """
     try:
         media = sdpmod.check_offer(offer_sdp)
-        pinned = sdpmod.restrict_codecs(offer_sdp, BRIDGE_CODECS)
+        pinned = sdpmod.restrict_codecs(offer_sdp, BRIDGE_CODECS, one=one)
     except sdpmod.SdpError as exc:
         raise MediaError(str(exc)) from None
     if host_addresses_are_loopback():
@@ -340,6 +397,7 @@ class Bridge:
         key = (site, "video@low")
         if key not in self.sources:
             self.sources[key] = Source(site, "video")
+            self.sources[key].codec = "VP8"  # the tier's encoder
         if site not in self.transcoders:
             self.transcoders[site] = Transcoder(self.source(site, "video"), self.sources[key], self.low_kbps)
         return self.sources[key]
@@ -359,16 +417,15 @@ class Bridge:
                 if kind in res.taps or kind not in ("audio", "video"):
                     continue  # one stream per kind per site
                 source = self.source(site, kind)
-                tap = tap_receiver(transceiver.receiver, kind, source.push)
-                tap.on_loss = source.request_keyframe
-                source.attach(tap, tap.request_keyframe)
-                res.taps[kind] = tap
+                attach_source(source, transceiver)
+                res.taps[kind] = source.tap  # type: ignore[assignment]
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception:
             await self._drop(res)
             raise
         self._watch(res, on_state)
         self.resources[res.id] = res
+        self.reroute(site)
         return res, pc.localDescription.sdp
 
     async def add_subscriber(self, site: str, offer_sdp: str, on_state: Callable[[Resource, str], None]) -> tuple[Resource, str]:
@@ -376,7 +433,7 @@ class Bridge:
         pc = peer_connection()
         res = Resource(new_resource_id(), self.conference_id, site, "subscriber", pc, self)
         try:
-            await answer_offer(pc, offer_sdp)
+            await answer_offer(pc, offer_sdp, one=False)
             videos = audios = 0
             for transceiver in pc.getTransceivers():
                 if transceiver.kind == "video":
@@ -386,6 +443,8 @@ class Bridge:
                     name = f"audio{audios}"
                     audios += 1
                 slot = Slot(transceiver.kind, name)
+                slot.formats = negotiated_codecs(transceiver)
+                slot.on_mismatch = self._on_mismatch
                 transceiver.direction = "sendonly"
                 transceiver.sender.replaceTrack(slot.track)
                 tap_sender(transceiver.sender, slot.on_keyframe_request)
@@ -409,14 +468,45 @@ class Bridge:
             if slot is not None:
                 if not site or site == res.site:
                     slot.bind(None)
+                    slot.showing = None
                 else:
-                    slot.bind(self.low_source(site) if low else self.source(site, "video"))
+                    slot.showing = (site, low)
+                    slot.bind(self._video_for(slot, site, low))
         self._drop_idle_transcoders()
         audios = res.audio_slots()
         heard = [s for s in audio if s != res.site][: len(audios)]
         for slot, site in itertools.zip_longest(audios, heard):
             if slot is not None:
                 slot.bind(self.source(site, "audio") if site else None)
+
+    def _video_for(self, slot: Slot, site: str, low: bool) -> Source:
+        """The site's video as this slot can take it: the publisher's own, or the shared low tier.
+
+        The low tier (one VP8 transcode per source at this bridge) is also what
+        a subscriber gets when it cannot take the publisher's codec (a VP8-only
+        client watching an H264 publisher): decoded once, never per subscriber.
+        """
+        original = self.source(site, "video")
+        if low or not slot.accepts(original):
+            return self.low_source(site)
+        return original
+
+    def _on_mismatch(self, slot: Slot, source: Source) -> None:
+        """A subscriber's slot met a codec it cannot take (the publisher joined after ``show``): reroute it."""
+        if slot.showing is not None and source is self.sources.get((slot.showing[0], "video")):
+            slot.bind(self.low_source(slot.showing[0]))
+        else:
+            log.warning("%s: %s cannot take %s from %s's %s either; it stays dark", self.site, slot.name,
+                        source.codec, source.site, "low tier" if source is not self.sources.get((source.site, "video"))
+                        else "video")
+
+    def reroute(self, site: str) -> None:
+        """A publisher (or trunk) of ``site`` attached, maybe with another codec: slots showing it follow."""
+        for res in list(self.resources.values()):
+            for slot in res.video_slots():
+                if slot.showing is not None and slot.showing[0] == site:
+                    slot.bind(self._video_for(slot, *slot.showing))
+        self._drop_idle_transcoders()
 
     def _watch(self, res: Resource, on_state: Callable[[Resource, str], None]) -> None:
         @res.pc.on("connectionstatechange")
@@ -448,3 +538,13 @@ class Bridge:
         self.transcoders.clear()
         for source in self.sources.values():
             source.close()
+
+
+def attach_source(source: Source, transceiver) -> ReceiverTap:  # type: ignore[no-untyped-def]
+    """Feed ``source`` from one receiving transceiver (a publisher's or a trunk's), with the codec it negotiated."""
+    formats = negotiated_codecs(transceiver)
+    codec, params = (formats[0][1], formats[0][2]) if formats else (None, None)
+    tap = tap_receiver(transceiver.receiver, source.kind, source.push, codec=codec or "VP8")
+    tap.on_loss = source.request_keyframe
+    source.attach(tap, tap.request_keyframe, codec, params)
+    return tap

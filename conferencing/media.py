@@ -331,6 +331,9 @@ class ConferenceMedia:
             except PlanError:
                 wanted = set()
             local = {k for k in wanted if k[0] in conf.bridges and k[1] in conf.bridges}
+            for key in [k for k, leg in conf.legs.items() if leg.stale]:
+                log.info("conference %s: reopening the trunk %s>%s [%s] in its source's new codec", conf.id, *key)
+                await conf.legs.pop(key).close()
             for key in sorted(local - set(conf.legs)):
                 leg = TrunkLeg(conf.bridges[key[0]], conf.bridges[key[1]], key[2])
                 conf.legs[key] = leg

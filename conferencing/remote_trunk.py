@@ -275,6 +275,8 @@ class OutgoingTrunk:
         """Why this trunk should be dropped now, or None."""
         if self.sender.pc.connectionState in ("failed", "closed"):
             return "its connection failed"
+        if self.sender.stale:  # the downstream's next probe gets a 404 and pulls the trunk again
+            return "its source changed codec"
         if not self.answered and now - self.created > ANSWER_SECONDS:
             return f"no answer within {ANSWER_SECONDS:.0f} s"
         if now - self.last_seen > IDLE_SECONDS:

@@ -2,10 +2,13 @@
 
 * ``check_offer`` turns a bad WHIP/WHEP body into one clear error naming the
   line, instead of an exception from deep inside aiortc.
-* ``restrict_codecs`` pins every m-line to the bridge's one codec per kind
-  (VP8, Opus): a browser offers VP8/VP9/H264/AV1 and aiortc answering would
-  pick per peer, but a forwarding bridge must send every subscriber the
-  publisher's codec, so all sides agree on one.
+* ``restrict_codecs`` cuts every m-line to the codecs the bridge forwards
+  (video VP8 or H264 with packetization-mode 1 in a profile aiortc
+  negotiates, audio Opus): a publisher (and a trunk) keeps exactly one —
+  the first the bridge prefers that it offers — so its payloads can go to
+  everybody untouched; a subscriber keeps all of them, so that each of its
+  slots can be sent whatever codec the source it shows was published in
+  (``choose_payload_type`` then picks the subscriber's payload type for it).
 * ``keep_candidates`` drops remote ICE candidates the bridge cannot reach
   (a loopback-only bridge in tests and the demo).
 """
@@ -14,7 +17,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping, Sequence
+
+from conferencing.h264 import DEFAULT_PROFILE_LEVEL_ID, FORWARDED_PROFILES, h264_profile
 
 MAX_SDP_BYTES = 64 * 1024
 
@@ -72,14 +77,42 @@ def check_offer(sdp: str) -> list[MediaLine]:
 
 
 _RTPMAP = re.compile(r"^a=rtpmap:(\d+) ([^/\s]+)/")
+_FMTP = re.compile(r"^a=fmtp:(\d+) (.*)$")
 _FMTP_APT = re.compile(r"^a=fmtp:(\d+) .*\bapt=(\d+)")
 _PT_ATTR = re.compile(r"^a=(?:rtpmap|fmtp|rtcp-fb):(\d+)[ \t]")
 
 
-def restrict_codecs(sdp: str, codecs: dict[str, str]) -> str:
-    """Keep only ``codecs[kind]`` (e.g. {"video": "VP8", "audio": "opus"}) and its RTX in each m-section.
+def fmtp_parameters(text: str) -> dict[str, str]:
+    """``a=fmtp`` parameters (``k=v;k2=v2``) as strings, keys lower-cased."""
+    params = {}
+    for part in text.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key:
+            params[key.lower()] = value.strip()
+    return params
 
-    SdpError names the m-line that does not offer the codec at all.
+
+def h264_refusal(params: Mapping[str, object]) -> str | None:
+    """Why the bridge cannot forward an H264 format with these fmtp parameters, or None when it can."""
+    mode = str(params.get("packetization-mode", "0"))
+    if mode != "1":
+        return f"packetization-mode={mode}"
+    plid = str(params.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID))
+    profile = h264_profile(plid)
+    if profile not in FORWARDED_PROFILES:
+        return f"profile-level-id={plid} ({profile or 'unknown profile'})"
+    return None
+
+
+def restrict_codecs(sdp: str, codecs: Mapping[str, str | Sequence[str]], one: bool = True) -> str:
+    """Keep only the codecs ``codecs[kind]`` names (in preference order) and their RTX in each m-section.
+
+    ``one``: keep only the first of them the section offers, in its first
+    forwardable format (a publisher, a trunk); else keep every format of
+    every one offered (a subscriber). An H264 format counts
+    only with packetization-mode=1 and a profile aiortc negotiates
+    (constrained baseline or baseline). SdpError names the m-line that offers
+    none of them, and why its H264 formats do not count.
     """
     lines = _lines(sdp)
     out: list[str] = []
@@ -101,10 +134,33 @@ def restrict_codecs(sdp: str, codecs: dict[str, str]) -> str:
         if wanted is None:
             out.extend(section)
             return
-        names = {int(m.group(1)): m.group(2) for l in section if (m := _RTPMAP.match(l))}
-        keep = {pt for pt, name in names.items() if name.lower() == wanted.lower()}
-        if not keep:
-            raise SdpError(f"m-line {index} ({kind}) does not offer {wanted}; the bridge forwards {wanted} only")
+        preference = [wanted] if isinstance(wanted, str) else list(wanted)
+        names = {int(m.group(1)): m.group(2).lower() for l in section if (m := _RTPMAP.match(l))}
+        fmtps = {int(m.group(1)): fmtp_parameters(m.group(2)) for l in section if (m := _FMTP.match(l))}
+        refused: list[str] = []
+        usable: dict[str, set[int]] = {}
+        for pt, name in names.items():
+            if name == "h264":
+                why = h264_refusal(fmtps.get(pt, {}))
+                if why is not None:
+                    refused.append(why)
+                    continue
+            usable.setdefault(name, set()).add(pt)
+        offered = [n for n in preference if n.lower() in usable]
+        if not offered:
+            detail = f" (its H264 has {', '.join(sorted(set(refused)))})" if refused else ""
+            accepted = " or ".join(preference)
+            h264_note = (" (H264: packetization-mode=1, constrained baseline or baseline, e.g. 42e01f)"
+                         if any(n.lower() == "h264" for n in preference) else "")
+            raise SdpError(f"m-line {index} ({kind}) does not offer {accepted}{detail}; "
+                           f"the bridge forwards {accepted} only{h264_note}")
+        keep: set[int] = set()
+        if one:  # one format: the first of that codec in the offer's order, so the publisher's is known exactly
+            order = [int(f) for f in parts[3:] if f.isdigit()]
+            keep.add(min(usable[offered[0].lower()], key=lambda pt: order.index(pt) if pt in order else len(order)))
+        else:
+            for name in offered:
+                keep |= usable[name.lower()]
         for l in section:
             if (m := _FMTP_APT.match(l)) and int(m.group(2)) in keep:
                 keep.add(int(m.group(1)))
@@ -124,6 +180,28 @@ def restrict_codecs(sdp: str, codecs: dict[str, str]) -> str:
             section.append(line)
     flush()
     return "\r\n".join(out)
+
+
+def choose_payload_type(negotiated: Sequence[tuple[int, str, Mapping[str, object]]], codec: str,
+                        params: Mapping[str, object]) -> int | None:
+    """The payload type a subscriber negotiated for a source's codec, or None when it cannot take it.
+
+    ``negotiated``: (payload type, codec name, fmtp) per format of the
+    subscriber's m-line; ``codec``/``params``: the source's. For H264 the
+    payload type must have packetization-mode=1 and preferably the source's
+    profile (a decoder of one baseline flavour decodes the other in practice,
+    so a different forwarded profile is the fallback, not a refusal).
+    """
+    name = codec.lower()
+    candidates = [(pt, p) for pt, n, p in negotiated if n.lower() == name]
+    if name != "h264":
+        return candidates[0][0] if candidates else None
+    usable = [(pt, p) for pt, p in candidates if h264_refusal(p) is None]
+    wanted = h264_profile(str(params.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID)))
+    for pt, p in usable:
+        if h264_profile(str(p.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID))) == wanted:
+            return pt
+    return usable[0][0] if usable else None
 
 
 def is_loopback_candidate(line: str) -> bool:

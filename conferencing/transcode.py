@@ -1,7 +1,8 @@
 """The low quality tier: decode a source once and encode it once, for every "low" subscriber of a bridge.
 
 The plan gives a slow township the ``low`` tier when a full-rate picture does
-not fit its link. The bridge then makes ONE low-rate copy of the source —
+not fit its link; a subscriber that cannot take the publisher's codec (a
+VP8-only client watching an H264 publisher) gets the same tier. The bridge then makes ONE low-rate copy of the source —
 one VP8 decoder and one encoder per source and tier at that bridge, however
 many low subscribers watch it — never one per subscriber (that is the 14×
 CPU the pass-through avoids). The transcoder is a frame sink of the original
@@ -28,17 +29,23 @@ MAX_PENDING = 8
 
 
 class TierEncoder:
-    """Pure-ish codec work (no loop): one VP8 decoder + one VP8 encoder at the tier's rate and size."""
+    """Pure-ish codec work (no loop): one decoder (VP8 or H264, as published) + one VP8 encoder at the tier's rate and size."""
+
+    DECODERS = {"VP8": "libvpx", "H264": "h264"}
 
     def __init__(self, kbps: int, scale: float = 0.5) -> None:
         self.kbps = kbps
         self.scale = scale
+        self.decoder_codec = "VP8"
         self.decoder = av.CodecContext.create("libvpx", "r")
         self.encoder: av.VideoCodecContext | None = None
         self.force_keyframe = True
         self.frames_in = 0
 
-    def process(self, frame: EncodedFrame) -> list[EncodedFrame]:
+    def process(self, frame: EncodedFrame, codec: str = "VP8") -> list[EncodedFrame]:
+        if codec != self.decoder_codec:  # the source was republished in another codec (it restarts on a keyframe)
+            self.decoder = av.CodecContext.create(self.DECODERS.get(codec, "libvpx"), "r")
+            self.decoder_codec = codec
         out: list[EncodedFrame] = []
         for picture in self.decoder.decode(av.Packet(frame.data)):
             self.frames_in += 1
@@ -95,7 +102,8 @@ class Transcoder:
             self.resync()  # the worker fell behind: restart the decoder on a keyframe
             return
         self._pending += 1
-        future = asyncio.get_event_loop().run_in_executor(self._pool, self.codec.process, frame)
+        future = asyncio.get_event_loop().run_in_executor(self._pool, self.codec.process, frame,
+                                                          self.original.codec or "VP8")
         future.add_done_callback(self._done)
 
     def _done(self, future: asyncio.Future) -> None:

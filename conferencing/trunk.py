@@ -6,6 +6,11 @@ the receiving bridge fans it out to all its subscribers, so the backbone
 link carries each stream once however many sites watch it. Keyframe requests
 travel back the same way: a PLI from the receiving bridge arrives at the
 sending slot, whose source asks its own upstream (publisher or next trunk).
+A leg carries its source's video codec (VP8 or H264, as published) and
+offers only that one, so both ends agree without a transcode. A source whose
+codec was not known when the leg opened (its publisher not joined yet, or fed
+by a leg opened at the same moment) or that changed since makes the leg
+``stale``: ConferenceMedia closes it and opens a fresh one on its next tick.
 
 The two halves are separate so that bridges in different processes
 (``wangnet bridge --site``) exchange the offer and answer over HTTP
@@ -17,8 +22,9 @@ import logging
 
 from aiortc import RTCSessionDescription
 
-from conferencing.bridge import Bridge, Meter, Slot, answer_offer
-from conferencing.passthrough import ReceiverTap, peer_connection, pin_codecs, tap_receiver, tap_sender
+from conferencing.bridge import Bridge, Meter, Slot, Source, answer_offer, attach_source
+from conferencing.h264 import DEFAULT_PROFILE_LEVEL_ID, h264_profile
+from conferencing.passthrough import ReceiverTap, peer_connection, pin_codecs, tap_sender
 
 log = logging.getLogger(__name__)
 KINDS = ("video", "audio")
@@ -32,20 +38,32 @@ class TrunkSender:
         self.site = site
         self.pc = peer_connection()
         self.slots: list[Slot] = []
+        self.stale = False
+        """The source's codec is not the one this leg negotiated: reopen the leg."""
 
     async def offer(self) -> str:
         for kind in KINDS:
             slot = Slot(kind, f"trunk-{kind}")
             transceiver = self.pc.addTransceiver(slot.track, direction="sendonly")
-            pin_codecs(transceiver)
+            source = self.bridge.source(self.site, kind)
+            if kind == "video":
+                _pin_to_source(transceiver, source)
+                slot.on_mismatch = self._mismatch
+            else:
+                pin_codecs(transceiver)
             tap_sender(transceiver.sender, slot.on_keyframe_request)
-            slot.bind(self.bridge.source(self.site, kind))
+            slot.bind(source)
             self.slots.append(slot)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return self.pc.localDescription.sdp
 
     async def accept(self, answer_sdp: str) -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer_sdp, type="answer"))
+
+    def _mismatch(self, slot: Slot, source: Source) -> None:
+        log.info("trunk of %s from %s: its video is now %s; the leg will be reopened", self.site,
+                 self.bridge.site, source.codec)
+        self.stale = True
 
     def kbps(self) -> float:
         return sum(slot.meter.kbps() for slot in self.slots)
@@ -71,11 +89,8 @@ class TrunkReceiver:
             kind = transceiver.kind
             if kind in self.taps:
                 continue
-            source = self.bridge.source(self.site, kind)
-            tap = tap_receiver(transceiver.receiver, kind, source.push)
-            tap.on_loss = source.request_keyframe
-            source.attach(tap, tap.request_keyframe)
-            self.taps[kind] = tap
+            self.taps[kind] = attach_source(self.bridge.source(self.site, kind), transceiver)
+        self.bridge.reroute(self.site)
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         return self.pc.localDescription.sdp
 
@@ -83,6 +98,16 @@ class TrunkReceiver:
         for kind, tap in self.taps.items():
             self.bridge.source(self.site, kind).detach(tap)
         await self.pc.close()
+
+
+def _pin_to_source(transceiver, source: Source) -> None:  # type: ignore[no-untyped-def]
+    """Offer the source's video codec (VP8 while unknown); for H264 the format of the source's profile."""
+    if source.codec != "H264":
+        pin_codecs(transceiver, "VP8")
+        return
+    wanted = h264_profile(str(source.codec_params.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID)))
+    pin_codecs(transceiver, "H264",
+               lambda params: h264_profile(str(params.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID))) == wanted)
 
 
 class TrunkLeg:
@@ -105,6 +130,10 @@ class TrunkLeg:
 
     def kbps(self) -> float:
         return self.sender.kbps()
+
+    @property
+    def stale(self) -> bool:
+        return self.sender.stale
 
     async def close(self) -> None:
         await self.receiver.close()

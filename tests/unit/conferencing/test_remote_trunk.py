@@ -27,8 +27,8 @@ def test_bad_trunk_requests_say_what_is_wrong(body: bytes, message: str) -> None
     assert str(err.value).startswith(message)
 
 
-def _outgoing(state: str = "connected") -> OutgoingTrunk:
-    sender = SimpleNamespace(pc=SimpleNamespace(connectionState=state))
+def _outgoing(state: str = "connected", stale: bool = False) -> OutgoingTrunk:
+    sender = SimpleNamespace(pc=SimpleNamespace(connectionState=state), stale=stale)
     return OutgoingTrunk("t1", ("dalad", "city", "shulinzhao"), sender, created=100.0, last_seen=100.0)  # type: ignore[arg-type]
 
 
@@ -42,3 +42,5 @@ def test_an_offered_trunk_is_dropped_when_unanswered_unprobed_or_failed() -> Non
     assert out.state(100.0 + ANSWER_SECONDS + 3 * PROBE_SECONDS + 1) == "lost"  # the downstream stopped probing
     assert "has not probed it" in (out.expired(100.0 + ANSWER_SECONDS + IDLE_SECONDS + 1) or "")
     assert _outgoing("failed").expired(101.0) == "its connection failed"
+    # its source now publishes another codec than the leg negotiated: dropped, the downstream pulls it again
+    assert _outgoing(stale=True).expired(101.0) == "its source changed codec"
