@@ -457,6 +457,8 @@ class ConferenceMedia:
                 "packets_lost": lost,
                 "keyframe_requests": video.keyframe_requests if video is not None else 0,
                 "resyncs": sum(slot.resyncs for r in subs for slot in r.slots),
+                "video_codec": video.codec if video is not None and pub is not None else None,
+                "codec_fallbacks": sum(slot.mismatches for r in subs for slot in r.slots),
             }
         trunks: dict[str, dict] = {}
         # (key, kbps, state, why not up, keyframe requests that came back over it to the sending end here)

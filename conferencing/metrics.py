@@ -28,6 +28,8 @@ class ConferenceMetrics(Collector):
         keyframes = CounterMetricFamily("wangnet_conference_keyframe_requests", "Keyframe requests sent to a site's publisher", labels=["conference", "site"])
         lost = CounterMetricFamily("wangnet_conference_packets_lost", "RTP packets lost from a site's publisher", labels=["conference", "site"])
         level = GaugeMetricFamily("wangnet_conference_audio_level", "Audio level 0..1 of a site's microphone", labels=["conference", "site"])
+        codec = GaugeMetricFamily("wangnet_conference_publisher_codec", "1 per publishing site, labelled with the video codec it publishes (forwarded as is)", labels=["conference", "site", "codec"])
+        fallbacks = CounterMetricFamily("wangnet_conference_codec_fallbacks", "Times a site's subscriber could not take a source's codec and was given the low tier's VP8 instead", labels=["conference", "site"])
         for cid, snap in sorted(dict(self._snapshots()).items()):
             participants.add_metric([cid], snap["participants"])
             forwarded.add_metric([cid], snap["forwarded_streams"])
@@ -37,6 +39,9 @@ class ConferenceMetrics(Collector):
                 keyframes.add_metric([cid, site], figures["keyframe_requests"])
                 lost.add_metric([cid, site], figures["packets_lost"])
                 level.add_metric([cid, site], figures["audio_level"])
+                if figures.get("video_codec"):
+                    codec.add_metric([cid, site, figures["video_codec"]], 1.0)
+                fallbacks.add_metric([cid, site], figures.get("codec_fallbacks", 0))
             for trunk in snap["trunks"].values():
                 trunk_kbps.add_metric([cid, trunk["from"], trunk["to"]], trunk["kbps"])
                 trunk_streams.add_metric([cid, trunk["from"], trunk["to"]], len(trunk["streams"]))
@@ -44,4 +49,4 @@ class ConferenceMetrics(Collector):
                 trunk_losses.add_metric([cid, trunk["from"], trunk["to"]], trunk.get("losses", 0))
                 trunk_keyframes.add_metric([cid, trunk["from"], trunk["to"]], trunk.get("keyframe_requests", 0))
         yield from (participants, forwarded, site_kbps, trunk_kbps, trunk_streams, trunk_up, trunk_losses,
-                    trunk_keyframes, keyframes, lost, level)
+                    trunk_keyframes, keyframes, lost, level, codec, fallbacks)
