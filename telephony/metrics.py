@@ -23,7 +23,15 @@ class SipMetrics:
         self.retransmissions = Counter("wangnet_sip_retransmissions_total", "Requests answered from the transaction cache", registry=r)
         self.shed = Counter("wangnet_sip_shed_total", "Datagrams dropped unparsed because they waited too long", registry=r)
         self.rejected_busy = Counter("wangnet_sip_overload_rejected_total", "New REGISTERs answered 503 under backlog", registry=r)
+        self.gate_closings = Counter("wangnet_sip_gate_closings_total",
+                                     "Times new REGISTERs were shut out in the kernel while a backlog drained", registry=r)
+        self.gate_dropped = Counter("wangnet_sip_gate_dropped_total",
+                                    "UDP datagrams the kernel dropped on the SIP socket (new REGISTERs shut out "
+                                    "by the gate, or a full receive buffer)", registry=r)
         self.malformed = Counter("wangnet_sip_malformed_total", "Messages rejected as malformed", registry=r)
+        self.admitted_share = Gauge("wangnet_sip_admitted_share",
+                                    "Share of new REGISTERs the kernel lets in (1: no shedding; admission gate)",
+                                    registry=r)
         self.transaction_cache = Gauge("wangnet_sip_transaction_cache_entries", "Server transactions cached", registry=r)
         self._last: dict[str, int] = {}
 

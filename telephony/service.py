@@ -1,7 +1,8 @@
 """The SIP service: UDP and TCP sockets on one port, feeding the registrar and the proxy.
 
 The hot path for UDP is: read a batch of datagrams with their kernel receive
-timestamps; answer a retransmission from the transaction cache before any
+timestamps (and from how long the last one waited, let the admission gate
+decide which share of new REGISTERs the kernel lets in at all: admission.py); answer a retransmission from the transaction cache before any
 parsing; drop, unparsed, a datagram that waited in the socket queue longer
 than ``max_queue_age`` (its sender has retransmitted it already, so working
 on it would only feed the backlog); once datagrams wait longer than
@@ -15,14 +16,19 @@ changed bindings written behind, both loaded at start.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import socket
 import struct
+import sys
+import termios
 import time
 
 from telephony import persistence, workers
+from telephony.admission import Gate
 from telephony.digest import NonceSigner
 from telephony.directory import Directory
+from telephony.kernel_gate import KernelGate
 from telephony.location import LocationTable
 from telephony.metrics import SipMetrics
 from telephony.proxy import Peer, Proxy, Send
@@ -59,6 +65,7 @@ class SipService:
         max_queue_age: float = 0.3,
         busy_queue_age: float = 0.2,
         max_auth_queue_age: float = 2.0,
+        admission_gate: bool | None = None,
         flush_interval: float = 1.0,
         refresh_interval: float = 5.0,
         throttle_limit: int = 5,
@@ -78,6 +85,14 @@ class SipService:
         self.max_queue_age = max_queue_age
         self.busy_queue_age = busy_queue_age
         self.max_auth_queue_age = max(max_auth_queue_age, max_queue_age)
+        # new REGISTERs thinned out in the kernel while a backlog drains (admission.py); off: the service's policy only
+        self.admission_gate = settings.sip_admission_gate if admission_gate is None else admission_gate
+        self.gate = Gate()
+        self._kernel_gate: KernelGate | None = None
+        self._gate_timer: asyncio.TimerHandle | None = None
+        self._gate_waited = 0.0
+        self._kernel_drops_at_start = 0
+        self.kernel_drops = 0
         self.flush_interval = flush_interval
         self.refresh_interval = refresh_interval
         self.directory = Directory()
@@ -118,6 +133,9 @@ class SipService:
         await self._bind(loop)
         self.proxy = Proxy(self.host, self.port, self.settings.sip_realm, self.directory, self.location)
         assert self._udp is not None
+        if self.admission_gate:
+            self._kernel_gate = KernelGate(self._udp)
+            self._kernel_drops_at_start = self._kernel_gate.kernel_drops() or 0
         loop.add_reader(self._udp.fileno(), self._on_udp_readable)
         if self.link is not None:
             self.link.setblocking(False)  # a full link drops like a lost datagram; the event loop never waits
@@ -157,6 +175,11 @@ class SipService:
         raise OSError(f"no port free for both UDP and TCP on {self.host}: {last_error}")
 
     async def stop(self) -> None:
+        if not self.secondary:
+            log.info("SIP stopping: %d registrations, %d challenges, %d answered from the cache; overload: %d answered "
+                     "503, %d shed by the service, %d dropped by the kernel, gate shut out new REGISTERs %d times",
+                     self.registrar.stats.registrations, self.registrar.stats.challenges, self.retransmissions,
+                     self.rejected_busy, self.shed, self.kernel_drops, self.gate.closings)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -167,6 +190,12 @@ class SipService:
         self._tasks = []
         if self.link is not None and not self.secondary and self._loop is not None:
             self._loop.remove_reader(self.link.fileno())
+        if self._gate_timer is not None:
+            self._gate_timer.cancel()
+            self._gate_timer = None
+        if self._kernel_gate is not None:
+            self._kernel_gate.admit(1.0)
+            self._kernel_gate = None
         if self._udp is not None and self._loop is not None:
             self._loop.remove_reader(self._udp.fileno())
             self._udp.close()
@@ -191,10 +220,13 @@ class SipService:
         busy_limit = now - self.busy_queue_age
         cache = self.cache
         secondary = self.secondary
+        stamp = now
+        drained = False
         for _ in range(BATCH):
             try:
                 data, ancdata, _, addr = recvmsg(65535, 64)
             except (BlockingIOError, InterruptedError):
+                drained = True
                 break
             except OSError:  # e.g. ICMP port unreachable reported on the socket
                 continue
@@ -233,9 +265,41 @@ class SipService:
                 self._link_send(workers.forward(data, addr, now))
                 continue
             self._on_message(data, Peer("udp", addr[0], addr[1]), now, addr)
+        if self._kernel_gate is not None:
+            self._gate_waited = waited = now - stamp  # how long the last datagram read sat in the queue
+            share = self.gate.observe(waited, drained, now)
+            if share is not None:
+                self._set_gate(share)
         if secondary and self._sync_handle is None and (self.location.dirty or self.location.activity):
             # a few ms later, so that one link datagram carries many registrations under load
             self._sync_handle = self._loop.call_later(SYNC_DELAY, self._sync)  # type: ignore[union-attr]
+
+    # ---- admission gate (admission.py) ----------------------------------------------------------
+    def _set_gate(self, share: float) -> None:
+        kernel = self._kernel_gate
+        if kernel is None:
+            return
+        if not kernel.admit(share):  # refused: the service's own policy goes on alone
+            self._kernel_gate = None
+            return
+        if share < 1.0 and self._gate_timer is None and self._loop is not None:
+            self._gate_timer = self._loop.call_later(self.gate.interval, self._recheck_gate)
+
+    def _recheck_gate(self) -> None:
+        """While shedding, fewer datagrams wake the reader (none, when only new REGISTERs come): a timer asks
+        the gate again, so that the share grows back once the backlog is gone."""
+        self._gate_timer = None
+        if self._kernel_gate is None or self._udp is None or not self.gate.shedding:
+            return
+        try:
+            pending = int.from_bytes(fcntl.ioctl(self._udp.fileno(), termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
+        except OSError:
+            pending = 1
+        share = self.gate.observe(0.0 if pending == 0 else self._gate_waited, pending == 0, time.time())
+        if share is not None:
+            self._set_gate(share)
+        if self.gate.shedding and self._gate_timer is None and self._loop is not None:
+            self._gate_timer = self._loop.call_later(self.gate.interval, self._recheck_gate)
 
     # ---- several workers ------------------------------------------------------------------------
     def _link_send(self, datagram: bytes) -> bool:
@@ -305,7 +369,7 @@ class SipService:
         totals = {
             "registrations": stats.registrations, "auth_failures": stats.auth_failures, "challenges": stats.challenges,
             "retransmissions": self.retransmissions, "shed": self.shed, "rejected_busy": self.rejected_busy,
-            "malformed": self.malformed,
+            "malformed": self.malformed, "gate_closings": self.gate.closings, "gate_dropped": self.kernel_drops,
         }
         for theirs in self._worker_stats.values():
             for name, value in theirs.items():
@@ -461,6 +525,10 @@ class SipService:
             mono = time.monotonic()
             if mono >= next_flush:
                 next_flush = mono + self.flush_interval
+                if self._kernel_gate is not None:
+                    drops = self._kernel_gate.kernel_drops()
+                    if drops is not None:
+                        self.kernel_drops = drops - self._kernel_drops_at_start
                 self.location.expire(now)
                 self.registrar.throttle.sweep(now)
                 if self.secondary:
@@ -509,6 +577,7 @@ class SipService:
         m.bindings.set(self.location.count())
         m.phones.set(len(self.directory))
         m.transaction_cache.set(len(self.cache))
+        m.admitted_share.set(self.gate.admit)
         for name, total in self._totals().items():  # this process's counters plus the other workers'
             m.advance(name, total)
         if self.proxy is not None:

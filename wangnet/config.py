@@ -34,6 +34,7 @@ class Settings:
     sip_port: int = 5060
     sip_realm: str = "wangnet.ordos"
     sip_digest_algorithms: str = "MD5"  # offered in order, e.g. "SHA-256,MD5" (RFC 8760); Debian 12 baresip fails on any SHA-256 challenge
+    sip_admission_gate: bool = True  # shut new REGISTERs out in the kernel while a backlog drains (telephony/admission.py)
     # video on demand
     vod_dir: Path | None = None  # default: var_dir / "vod"
     vod_max_upload_mb: int = 2048
@@ -127,6 +128,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         values["sip_realm"] = env["WANGNET_SIP_REALM"]
     if env.get("WANGNET_SIP_DIGEST_ALGORITHMS"):
         values["sip_digest_algorithms"] = env["WANGNET_SIP_DIGEST_ALGORITHMS"]
+    if env.get("WANGNET_SIP_ADMISSION_GATE"):
+        values["sip_admission_gate"] = env["WANGNET_SIP_ADMISSION_GATE"].lower() in ("1", "true", "yes")
     if env.get("WANGNET_VOD_DIR"):
         values["vod_dir"] = Path(env["WANGNET_VOD_DIR"]).resolve()
     if env.get("WANGNET_VOD_MAX_UPLOAD_MB"):
