@@ -33,8 +33,7 @@ _JGE_K = 0x35  # A >= k ? jt : jf
 _RET_K = 0x06  # return k: bytes to keep, 0 = drop
 _AD_RANDOM = 0xFFFFF000 + 56  # SKF_AD_OFF + SKF_AD_RANDOM: a load from here gives a random 32-bit number
 UDP_HEADER = 8
-KEEP = 0xFFFFFFFF
-DROP = 0
+KEEP = 0xFFFFFFFF  # bytes to keep: all (a dropped datagram is a return of 0)
 SCAN_END = 800  # payload bytes searched for "auth"; the kernel refuses much longer unrolled programs
 _METHOD = b"REGISTER "
 _AUTH = int.from_bytes(b"auth", "big")

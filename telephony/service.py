@@ -267,7 +267,7 @@ class SipService:
             self._on_message(data, Peer("udp", addr[0], addr[1]), now, addr)
         if self._kernel_gate is not None:
             self._gate_waited = waited = now - stamp  # how long the last datagram read sat in the queue
-            share = self.gate.observe(waited, drained, now)
+            share = self.gate.observe(waited, drained, time.monotonic())  # a wall clock step must not stall it
             if share is not None:
                 self._set_gate(share)
         if secondary and self._sync_handle is None and (self.location.dirty or self.location.activity):
@@ -295,7 +295,7 @@ class SipService:
             pending = int.from_bytes(fcntl.ioctl(self._udp.fileno(), termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
         except OSError:
             pending = 1
-        share = self.gate.observe(0.0 if pending == 0 else self._gate_waited, pending == 0, time.time())
+        share = self.gate.observe(0.0 if pending == 0 else self._gate_waited, pending == 0, time.monotonic())
         if share is not None:
             self._set_gate(share)
         if self.gate.shedding and self._gate_timer is None and self._loop is not None:
