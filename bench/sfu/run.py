@@ -493,6 +493,8 @@ async def conference59(bridge: BridgeClient, clips, seconds: float) -> tuple[flo
     sites = [s.id for s in inv.sites]
     host, speaker = "city", next(s.id for s in inv.sites if s.tier == "township")
     cid = "c59"
+    idle = await cpu_over(bridge, 2.0)
+    print(f"  the bridge process idle before this scenario: {idle:.3f} core", flush=True)
     await bridge.call("open_real", cid, sites)
     senders: list[ClipSender] = []
     pubs = []

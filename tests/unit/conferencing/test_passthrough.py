@@ -351,3 +351,45 @@ def test_every_audio_m_line_of_a_subscriber_is_sent(decoders: list[str]) -> None
 
     asyncio.run(scenario())
     assert decoders == []
+
+
+def test_sender_reports_reach_the_subscriber_from_the_lean_rtcp_loop(decoders: list[str]) -> None:
+    """Each forwarded stream's SR (counters of the packets as sent) arrives: aiortc's own RTCP loop is not used."""
+    from conferencing import passthrough
+
+    async def scenario() -> None:
+        bridge = Bridge("c1", "city")
+        pub_pc, _ = await _publish(bridge, "banner")
+        got: dict[str, list] = {"video": [], "audio": []}
+        sub_pc, sub = await _subscribe(bridge, "township", got)
+        bridge.show(sub, main="banner", thumbs=(), audio=("banner",))
+        sent: list[bool] = []
+        original = passthrough.RtpOutput.send_report
+
+        def spy(self, bye: bool = False) -> bool:  # type: ignore[no-untyped-def]
+            sent.append(original(self, bye))
+            return sent[-1]
+
+        passthrough.RtpOutput.send_report = spy  # type: ignore[method-assign]
+        try:
+            await _wait(lambda: len(got["video"]) >= 5, "forwarded frames")
+
+            async def reported() -> dict[str, int]:
+                stats = await sub_pc.getStats()
+                return {s.kind: s.packetsSent for s in stats.values() if s.type == "remote-outbound-rtp"}
+
+            deadline = time.monotonic() + 45
+            counts: dict[str, int] = {}
+            while not (counts.get("video", 0) > 0 and counts.get("audio", 0) > 0) and time.monotonic() < deadline:
+                counts = await reported()
+                await asyncio.sleep(0.2)
+            assert counts.get("video", 0) > 0 and counts.get("audio", 0) > 0, f"SRs with counts expected, got {counts}"
+            assert any(sent), "the reports went out through RtpOutput.send_report"
+        finally:
+            passthrough.RtpOutput.send_report = original  # type: ignore[method-assign]
+            await sub_pc.close()
+            await pub_pc.close()
+            await bridge.close()
+
+    asyncio.run(scenario())
+    assert decoders == []

@@ -72,3 +72,37 @@ def test_peer_still_sending_keeps_consent() -> None:
         return alive and conn.closed
 
     assert asyncio.run(scenario())
+
+
+def test_media_datagrams_skip_the_stun_parse_and_stun_still_reaches_aioice() -> None:
+    """RTP/RTCP (first byte 128..191) go straight to the connection; a STUN request is still parsed as one."""
+
+    class Receiver:
+        def __init__(self) -> None:
+            self.media: list[tuple[bytes, int]] = []
+            self.requests: list[aioice.stun.Message] = []
+
+        def data_received(self, data: bytes, component: int) -> None:
+            self.media.append((data, component))
+
+        def request_received(self, message, addr, protocol) -> None:  # type: ignore[no-untyped-def]
+            self.requests.append(message)
+
+    assert aioice.ice.StunProtocol.datagram_received is passthrough._media_first_datagram_received
+    receiver = Receiver()
+
+    async def scenario() -> aioice.ice.StunProtocol:  # aioice wants a running loop to build a protocol
+        return aioice.ice.StunProtocol(receiver)  # type: ignore[arg-type]
+
+    protocol = asyncio.run(scenario())
+    protocol.local_candidate = aioice.Candidate("f", 1, "udp", 1, "127.0.0.1", 9, "host")
+    rtp = bytes([0x80, 0x60, 0, 1]) + bytes(8) + b"payload"
+    rtcp = bytes([0x81, 0xC9, 0, 1]) + bytes(4)
+    protocol.datagram_received(rtp, ("127.0.0.1", 5000))
+    protocol.datagram_received(rtcp, ("127.0.0.1", 5000))
+    request = aioice.stun.Message(message_method=aioice.stun.Method.BINDING, message_class=aioice.stun.Class.REQUEST)
+    protocol.datagram_received(bytes(request), ("127.0.0.1", 5000))
+    dtls = bytes([22, 0xFE, 0xFD]) + bytes(20)  # a DTLS record: not STUN, so aioice hands it on as data
+    protocol.datagram_received(dtls, ("127.0.0.1", 5000))
+    assert receiver.media == [(rtp, 1), (rtcp, 1), (dtls, 1)]
+    assert [m.message_method for m in receiver.requests] == [aioice.stun.Method.BINDING]
