@@ -100,6 +100,38 @@ class Meter:
         return total * 8 / 1000 / self.WINDOW
 
 
+class SentMeter:
+    """A slot's kbit/s, read from its output's octet counter when asked: nothing to do per packet sent.
+
+    The output already counts the payload bytes it sent; feeding a ``Meter``
+    per packet and subscriber as well cost ~4 % of a busy bridge. The bytes
+    are dated when read (the snapshot reads every second), so the rate is
+    the same ``Meter`` window, up to one read late.
+    """
+
+    def __init__(self, slot: "Slot") -> None:
+        self._slot = slot
+        self._meter = Meter()
+        self._seen = 0
+
+    def _catch_up(self, now: float) -> None:
+        output = self._slot._output
+        sent = output.octets if output is not None else 0
+        if sent > self._seen:
+            self._meter.add(sent - self._seen, now)
+            self._seen = sent
+
+    def kbps(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        self._catch_up(now)
+        return self._meter.kbps(now)
+
+    @property
+    def total(self) -> int:
+        self._catch_up(time.monotonic())
+        return self._meter.total
+
+
 class Source:
     """One site's stream of one kind at one bridge.
 
@@ -222,7 +254,7 @@ class Slot:
         self.waiting_keyframe = kind == "video"
         self.resyncs = 0
         self.keyframe_requests = 0
-        self.meter = Meter()
+        self.meter = SentMeter(self)
         self._output: RtpOutput | None = None
         self._live = False
         """Sending: the output is connected and (video) a keyframe has started the stream."""
@@ -267,8 +299,8 @@ class Slot:
         seq, timestamp = self.mapper.map(source.key, packet.seq, packet.timestamp, packet.clock_rate, packet.arrival)
         output = self._output
         if output.send(packet.marker, seq, timestamp, packet.payload, packet.wall):  # type: ignore[union-attr]
-            self.meter.add(len(packet.payload), packet.arrival)
-        elif output.dropped != self._dropped_seen:  # type: ignore[union-attr]
+            return
+        if output.dropped != self._dropped_seen:  # type: ignore[union-attr]
             self._dropped_seen = output.dropped  # type: ignore[union-attr]
             if self.kind == "video":  # the subscriber's socket is full: skip to a keyframe, never queue
                 self.resyncs += 1
