@@ -57,7 +57,10 @@ def prometheus(tmp_path):
         while True:  # until a rate can be computed: at least two scrapes stored
             try:
                 q = urllib.request.quote('rate(wangnet_if_in_octets_total[1m])')
-                with urllib.request.urlopen(f"{url}/api/v1/query?query={q}", timeout=5) as resp:
+                # evaluated a whole second back: the app asks query_range up to int(now), which may be a fraction
+                # of a second before "now" — before the second scrape if the rate were only just computable
+                at = int(time.time()) - 1
+                with urllib.request.urlopen(f"{url}/api/v1/query?query={q}&time={at}", timeout=5) as resp:
                     if json.load(resp)["data"]["result"]:
                         break
             except OSError:
