@@ -449,8 +449,7 @@ class Bridge:
                 if kind in res.taps or kind not in ("audio", "video"):
                     continue  # one stream per kind per site
                 source = self.source(site, kind)
-                attach_source(source, transceiver)
-                res.taps[kind] = source.tap  # type: ignore[assignment]
+                res.taps[kind] = attach_source(source, transceiver)
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception:
             await self._drop(res)

@@ -25,6 +25,8 @@ negotiation, so those NAL types are simply "not a start" here.
 """
 from __future__ import annotations
 
+from typing import Mapping
+
 NAL_SLICE = 1
 NAL_IDR = 5
 NAL_SEI = 6
@@ -157,3 +159,12 @@ FORWARDED_PROFILES = ("constrained-baseline", "baseline")
 """What aiortc 1.16 negotiates (its H264 capabilities are 42001f and 42e01f, packetization-mode 1)."""
 DEFAULT_PROFILE_LEVEL_ID = "42e01f"
 """What WebRTC and aiortc read a missing profile-level-id as (constrained baseline, level 3.1)."""
+
+
+def fmtp_profile(params: Mapping[str, object]) -> str | None:
+    """The profile an H264 format's fmtp names (RFC 6184: no ``profile-level-id`` means 42e01f's)."""
+    return h264_profile(fmtp_profile_level_id(params))
+
+
+def fmtp_profile_level_id(params: Mapping[str, object]) -> str:
+    return str(params.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID))

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from conferencing.h264 import DEFAULT_PROFILE_LEVEL_ID, FORWARDED_PROFILES, h264_profile
+from conferencing.h264 import FORWARDED_PROFILES, fmtp_profile, fmtp_profile_level_id, h264_profile
 
 MAX_SDP_BYTES = 64 * 1024
 
@@ -97,7 +97,7 @@ def h264_refusal(params: Mapping[str, object]) -> str | None:
     mode = str(params.get("packetization-mode", "0"))
     if mode != "1":
         return f"packetization-mode={mode}"
-    plid = str(params.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID))
+    plid = fmtp_profile_level_id(params)
     profile = h264_profile(plid)
     if profile not in FORWARDED_PROFILES:
         return f"profile-level-id={plid} ({profile or 'unknown profile'})"
@@ -197,9 +197,9 @@ def choose_payload_type(negotiated: Sequence[tuple[int, str, Mapping[str, object
     if name != "h264":
         return candidates[0][0] if candidates else None
     usable = [(pt, p) for pt, p in candidates if h264_refusal(p) is None]
-    wanted = h264_profile(str(params.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID)))
+    wanted = fmtp_profile(params)
     for pt, p in usable:
-        if h264_profile(str(p.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID))) == wanted:
+        if fmtp_profile(p) == wanted:
             return pt
     return usable[0][0] if usable else None
 

@@ -23,7 +23,7 @@ import logging
 from aiortc import RTCSessionDescription
 
 from conferencing.bridge import Bridge, Meter, Slot, Source, answer_offer, attach_source
-from conferencing.h264 import DEFAULT_PROFILE_LEVEL_ID, h264_profile
+from conferencing.h264 import fmtp_profile
 from conferencing.passthrough import ReceiverTap, peer_connection, pin_codecs, tap_sender
 
 log = logging.getLogger(__name__)
@@ -105,9 +105,8 @@ def _pin_to_source(transceiver, source: Source) -> None:  # type: ignore[no-unty
     if source.codec != "H264":
         pin_codecs(transceiver, "VP8")
         return
-    wanted = h264_profile(str(source.codec_params.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID)))
-    pin_codecs(transceiver, "H264",
-               lambda params: h264_profile(str(params.get("profile-level-id", DEFAULT_PROFILE_LEVEL_ID))) == wanted)
+    wanted = fmtp_profile(source.codec_params)
+    pin_codecs(transceiver, "H264", lambda params: fmtp_profile(params) == wanted)
 
 
 class TrunkLeg:

@@ -1,10 +1,11 @@
 """The SIP service: UDP and TCP sockets on one port, feeding the registrar and the proxy.
 
 The hot path for UDP is: read a batch of datagrams with their kernel receive
-timestamps (and from how long the last one waited, let the admission gate
-decide which share of new REGISTERs the kernel lets in at all: admission.py); answer a retransmission from the transaction cache before any
-parsing; drop, unparsed, a datagram that waited in the socket queue longer
-than ``max_queue_age`` (its sender has retransmitted it already, so working
+timestamps (from how long the last one waited, the admission gate decides
+which share of new REGISTERs the kernel lets in at all: admission.py); answer
+a retransmission from the transaction cache before any parsing; drop,
+unparsed, a datagram that waited in the socket queue longer than
+``max_queue_age`` (its sender has retransmitted it already, so working
 on it would only feed the backlog); once datagrams wait longer than
 ``busy_queue_age``, answer *new* registrations (REGISTER without
 Authorization) 503 with Retry-After so that the capacity goes to finishing
@@ -282,7 +283,10 @@ class SipService:
         if not kernel.admit(share):  # refused: the service's own policy goes on alone
             self._kernel_gate = None
             return
-        if share < 1.0 and self._gate_timer is None and self._loop is not None:
+        self._arm_gate_timer()
+
+    def _arm_gate_timer(self) -> None:
+        if self.gate.shedding and self._gate_timer is None and self._loop is not None:
             self._gate_timer = self._loop.call_later(self.gate.interval, self._recheck_gate)
 
     def _recheck_gate(self) -> None:
@@ -298,8 +302,8 @@ class SipService:
         share = self.gate.observe(0.0 if pending == 0 else self._gate_waited, pending == 0, time.monotonic())
         if share is not None:
             self._set_gate(share)
-        if self.gate.shedding and self._gate_timer is None and self._loop is not None:
-            self._gate_timer = self._loop.call_later(self.gate.interval, self._recheck_gate)
+        else:
+            self._arm_gate_timer()
 
     # ---- several workers ------------------------------------------------------------------------
     def _link_send(self, datagram: bytes) -> bool:

@@ -34,7 +34,7 @@ class Settings:
     sip_port: int = 5060
     sip_realm: str = "wangnet.ordos"
     sip_digest_algorithms: str = "MD5"  # offered in order, e.g. "SHA-256,MD5" (RFC 8760); Debian 12 baresip fails on any SHA-256 challenge
-    sip_admission_gate: bool = True  # shut new REGISTERs out in the kernel while a backlog drains (telephony/admission.py)
+    sip_admission_gate: bool = True  # thin new REGISTERs out in the kernel while a backlog drains (telephony/admission.py)
     # video on demand
     vod_dir: Path | None = None  # default: var_dir / "vod"
     vod_max_upload_mb: int = 2048

@@ -95,19 +95,24 @@ def free_port() -> int:
     raise RuntimeError("no free port")
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by ``pid`` and its children (Kamailio forks its workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+def _family(pid: int) -> list[tuple[int, list[str]]]:
+    """(pid, /proc/PID/stat fields after the name) of ``pid`` and its children (Kamailio forks its workers)."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        proc_pid, ppid = int(stat.parent.name), int(fields[1])
-        if proc_pid == pid or ppid == pid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        proc_pid = int(stat.parent.name)
+        if proc_pid == pid or int(fields[1]) == pid:
+            found.append((proc_pid, fields))
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    return sum((int(fields[11]) + int(fields[12])) / tick for _, fields in _family(pid))
 
 
 @dataclass
@@ -232,7 +237,7 @@ class CpuCap:
         else:
             (group / "cpu.cfs_period_us").write_text(str(self.period))
             (group / "cpu.cfs_quota_us").write_text(str(self.quota))
-        for proc in [pid, *_children(pid)]:
+        for proc, _ in _family(pid):
             (group / "cgroup.procs").write_text(str(proc))
 
     def remove(self) -> None:
@@ -242,17 +247,6 @@ class CpuCap:
             except OSError as exc:
                 print(f"cgroup {group} not removed: {exc}", file=sys.stderr)
         self.dirs = []
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 def _last_int(text: str, pattern: str) -> int:
